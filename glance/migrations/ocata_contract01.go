@@ -1,0 +1,37 @@
+package migrations
+
+import (
+	"github.com/glance-manage/glance-manage/migrate"
+	s "github.com/glance-manage/glance-manage/migrate/schema"
+)
+
+// ocata_contract01 drops images.is_public and makes visibility NOT NULL
+// DEFAULT 'shared'. The engine runs it only once the ocata data migration
+// has given every image a visibility (upstream drops the column first and
+// fails afterwards, losing is_public on MySQL).
+//
+// Unlike upstream, the triggers go first and unconditionally (IF EXISTS):
+// upstream drops is_public while its triggers still name it, so writers
+// fail with "Unknown column 'is_public' in 'NEW'" for the rest of the
+// contract, and an offline sync after an online expand leaves them behind
+// for good.
+func init() {
+	register(&migrate.Revision{
+		ID: "ocata_contract01", Down: "mitaka02", DependsOn: []string{"ocata_expand01"},
+		Labels: []string{"ocata01", ContractBranch},
+		Branch: migrate.Contract, Release: "ocata", Message: "remove is_public from images",
+		Ops: func(env migrate.Env) []s.Op {
+			ops := dropVisibilityTriggers(env.Dialect)
+			if env.Dialect == "sqlite" {
+				return append(ops, s.RebuildTable{Table: imagesRebuilt(true)})
+			}
+			vis := nn("visibility", visibilityEnum)
+			vis.Default = s.DefaultString("shared")
+			return append(ops,
+				s.DropIndex{Name: "ix_images_is_public", Table: "images"},
+				s.DropColumn{Table: "images", Column: "is_public"},
+				s.AlterColumn{Table: "images", New: vis, ChangeNullable: true, ChangeDefault: true},
+			)
+		},
+	})
+}

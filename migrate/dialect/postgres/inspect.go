@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+	"github.com/glance-manage/glance-manage/migrate/schema"
+)
+
+// TableExists implements dialect.Dialect.
+func (Dialect) TableExists(ctx context.Context, q dialect.Querier, table string) (bool, error) {
+	return dialect.Exists(ctx, q, "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1", table)
+}
+
+// Tables implements dialect.Dialect.
+func (Dialect) Tables(ctx context.Context, q dialect.Querier) ([]string, error) {
+	return dialect.Strings(ctx, q, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")
+}
+
+// ColumnExists implements dialect.Dialect.
+func (Dialect) ColumnExists(ctx context.Context, q dialect.Querier, table, column string) (bool, error) {
+	return dialect.Exists(ctx, q, "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2", table, column)
+}
+
+func relExists(ctx context.Context, q dialect.Querier, name, kind string) (bool, error) {
+	return dialect.Exists(ctx, q, "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relkind = $2", name, kind)
+}
+
+func triggerExists(ctx context.Context, q dialect.Querier, table, name string) (bool, error) {
+	return dialect.Exists(ctx, q, "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = $1 AND t.tgname = $2", table, name)
+}
+
+// Done implements dialect.Dialect.
+func (d Dialect) Done(ctx context.Context, q dialect.Querier, op schema.Op) (bool, error) {
+	switch o := op.(type) {
+	case schema.CreateTable:
+		return d.TableExists(ctx, q, o.Table.Name)
+	case schema.DropTable:
+		ok, err := d.TableExists(ctx, q, o.Name)
+		return !ok, err
+	case schema.AddColumn:
+		return d.ColumnExists(ctx, q, o.Table, o.Column.Name)
+	case schema.DropColumn:
+		ok, err := d.ColumnExists(ctx, q, o.Table, o.Column)
+		return !ok, err
+	case schema.AlterColumn:
+		var nullable string
+		var def sql.NullString
+		err := q.QueryRowContext(ctx, "SELECT is_nullable, column_default FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+			o.Table, o.New.Name).Scan(&nullable, &def)
+		if err != nil {
+			return false, err
+		}
+		if o.ChangeNullable && (nullable == "NO") != o.New.NotNull {
+			return false, nil
+		}
+		if o.ChangeDefault && def.Valid != (o.New.Default != nil) {
+			return false, nil
+		}
+		return true, nil
+	case schema.CreateIndex:
+		return relExists(ctx, q, o.Index.Name, "i")
+	case schema.DropIndex:
+		ok, err := relExists(ctx, q, o.Name, "i")
+		return !ok, err
+	case schema.CreateEnum:
+		return dialect.Exists(ctx, q, "SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema() AND t.typname = $1", o.Name)
+	case schema.CreateTrigger:
+		return triggerExists(ctx, q, o.Table, o.Name)
+	case schema.DropTrigger:
+		ok, err := triggerExists(ctx, q, o.Table, o.Name)
+		return !ok, err
+	case schema.Exec:
+		if o.DoneQuery == "" {
+			return false, nil
+		}
+		return dialect.Exists(ctx, q, o.DoneQuery)
+	}
+	return false, &dialect.ErrUnsupported{Dialect: d.Name(), Op: op}
+}

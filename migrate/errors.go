@@ -1,0 +1,81 @@
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinels for control flow; match them with errors.Is.
+var (
+	// ErrUnknownRevision: a target or a version-table row names no revision
+	// of the graph.
+	ErrUnknownRevision = errors.New("migrate: unknown revision")
+	// ErrAmbiguousRevision: a target matches several revisions.
+	ErrAmbiguousRevision = errors.New("migrate: ambiguous revision")
+	// ErrDowngrade: the target lies behind what is applied.
+	ErrDowngrade = errors.New("migrate: downgrades are not supported")
+	// ErrInconsistentVersion: the version table holds rows that alembic
+	// would never write together.
+	ErrInconsistentVersion = errors.New("migrate: inconsistent version table")
+	// ErrDataMigrationPending: a contract step would drop data that the data
+	// migrations have not carried over yet.
+	ErrDataMigrationPending = errors.New("migrate: data migrations pending")
+	// ErrLocked: another runner holds the migration lock.
+	ErrLocked = errors.New("migrate: locked by another runner")
+	// ErrNotUnderControl: the database has tables but no version table.
+	ErrNotUnderControl = errors.New("migrate: database not under migration control")
+)
+
+// RevisionError reports a target that cannot be resolved.
+type RevisionError struct {
+	Spec   string
+	Detail string
+	Err    error
+}
+
+func (e *RevisionError) Error() string {
+	msg := fmt.Sprintf("%v %q", e.Err, e.Spec)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+func (e *RevisionError) Unwrap() error { return e.Err }
+
+// DowngradeError reports a target that is already behind the database.
+type DowngradeError struct {
+	Target  string
+	Current []string
+}
+
+func (e *DowngradeError) Error() string {
+	return fmt.Sprintf("migrate: %q is older than the current revision(s) %s; downgrades are not supported",
+		e.Target, strings.Join(e.Current, ", "))
+}
+func (e *DowngradeError) Unwrap() error { return ErrDowngrade }
+
+// VersionTableError reports version-table rows that make no sense.
+type VersionTableError struct {
+	Rows   []string
+	Detail string
+	Err    error
+}
+
+func (e *VersionTableError) Error() string {
+	return fmt.Sprintf("migrate: alembic_version holds [%s]: %s", strings.Join(e.Rows, ", "), e.Detail)
+}
+func (e *VersionTableError) Unwrap() error { return e.Err }
+
+// StepError reports the operation that failed while applying a revision.
+type StepError struct {
+	Revision string
+	Op       string // the operation's description
+	SQL      string
+	Err      error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("migrate: revision %s: %s: %v", e.Revision, e.Op, e.Err)
+}
+func (e *StepError) Unwrap() error { return e.Err }

@@ -1,0 +1,393 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+	"github.com/glance-manage/glance-manage/migrate/schema"
+)
+
+// VersionTable is the name of alembic's version table; its layout is
+// alembic's: version_num VARCHAR(32) NOT NULL, primary key
+// alembic_version_pkc.
+const VersionTable = "alembic_version"
+
+// Event is reported to Migrator.Observe as work proceeds.
+type Event struct {
+	Kind     EventKind
+	Revision *Revision // the revision being applied (RevisionStart/Done, Statement)
+	From     string    // RevisionStart: the rows it builds on, joined by ","
+	Op       schema.Op // Statement, OpSkipped
+	SQL      string    // Statement: the statement about to run
+	Index    int       // Statement: position of the statement within the revision
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+// Event kinds.
+const (
+	RevisionStart EventKind = iota
+	RevisionDone
+	Statement // about to execute SQL
+	OpSkipped // the operation was found done already (resume)
+)
+
+// Migrator applies revisions of a Graph to one database.
+//
+// It is not safe for concurrent use; callers serialize runs across
+// processes with a lock (see Locker).
+type Migrator struct {
+	DB      *sql.DB
+	Dialect dialect.Dialect
+	Graph   *Graph
+	// Data lists the data migrations that must complete between an
+	// expand revision and the contract revision that drops the old data.
+	Data []*DataMigration
+	// Observe, when set, is called for every Event. Returning an error
+	// stops the run before the statement executes (tests use this to
+	// inject crashes).
+	Observe func(Event) error
+}
+
+// Options tune one upgrade.
+type Options struct {
+	// Online is true for a rolling upgrade (expand, contract, upgrade):
+	// revisions install whatever keeps old and new services working.
+	Online bool
+	// RunData runs pending data migrations a contract revision needs
+	// instead of refusing (offline sync does this).
+	RunData bool
+	// DataBatch is the batch size for data migrations (0: default).
+	DataBatch int
+	// DataProgress receives data-migration progress.
+	DataProgress func(DataProgress)
+}
+
+func (m *Migrator) env(o Options) Env { return Env{Dialect: m.Dialect.Name(), Online: o.Online} }
+
+func (m *Migrator) observe(e Event) error {
+	if m.Observe == nil {
+		return nil
+	}
+	return m.Observe(e)
+}
+
+// Heads returns the rows of the version table, sorted in walk order (the
+// table has no order of its own). A missing table means no rows.
+func (m *Migrator) Heads(ctx context.Context) ([]string, error) {
+	return m.heads(ctx, m.DB)
+}
+
+func (m *Migrator) heads(ctx context.Context, q dialect.Querier) ([]string, error) {
+	ok, err := m.Dialect.TableExists(ctx, q, VersionTable)
+	if err != nil || !ok {
+		return nil, err
+	}
+	rows, err := dialect.Strings(ctx, q, "SELECT version_num FROM "+VersionTable)
+	if err != nil {
+		return nil, err
+	}
+	return m.order(rows), nil
+}
+
+// order sorts rows in walk order; unknown rows go last, as read.
+func (m *Migrator) order(rows []string) []string {
+	pos := map[string]int{}
+	for i, id := range m.Graph.WalkOrder() {
+		pos[id] = i + 1
+	}
+	out := append([]string(nil), rows...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && less(pos, out[j], out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func less(pos map[string]int, a, b string) bool {
+	pa, pb := pos[a], pos[b]
+	if pa == 0 || pb == 0 {
+		return pa != 0 && pb == 0
+	}
+	return pa < pb
+}
+
+// createVersionTable is alembic's DDL for its table.
+const createVersionTable = "CREATE TABLE " + VersionTable + " (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)"
+
+func (m *Migrator) ensureVersionTable(ctx context.Context, q dialect.Querier) error {
+	ok, err := m.Dialect.TableExists(ctx, q, VersionTable)
+	if err != nil || ok {
+		return err
+	}
+	_, err = q.ExecContext(ctx, createVersionTable)
+	return err
+}
+
+// versionSQL renders the version-table change of step for rev.
+func (m *Migrator) versionSQL(step Step, rev string) []string {
+	var out []string
+	for _, d := range step.Delete {
+		out = append(out, fmt.Sprintf("DELETE FROM %s WHERE %s.version_num = %s", VersionTable, VersionTable, dialect.Quote(d)))
+	}
+	if step.Insert {
+		out = append(out, fmt.Sprintf("INSERT INTO %s (version_num) VALUES (%s)", VersionTable, dialect.Quote(rev)))
+	} else {
+		out = append(out, fmt.Sprintf("UPDATE %s SET version_num=%s WHERE %s.version_num = %s", VersionTable, dialect.Quote(rev), VersionTable, dialect.Quote(step.Update)))
+	}
+	return out
+}
+
+// Result summarizes an upgrade.
+type Result struct {
+	Applied []string // revisions applied, in order
+	Heads   []string // version-table rows afterwards
+	Data    int64    // rows changed by data migrations
+}
+
+// Upgrade brings the database to targets (revision ids, see
+// Graph.Resolve), applying revisions in alembic's order. Each revision is
+// applied in its own transaction where the backend has transactional DDL;
+// elsewhere each operation is skipped when Done says its effect is
+// present, so an interrupted run resumes where it stopped.
+func (m *Migrator) Upgrade(ctx context.Context, targets []string, o Options) (*Result, error) {
+	rows, err := m.Heads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := m.Graph.Plan(rows, targets)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	for _, rev := range plan {
+		if err := ctx.Err(); err != nil {
+			res.Heads = rows
+			return res, err
+		}
+		n, err := m.ensureData(ctx, rows, rev, o)
+		res.Data += n
+		if err != nil {
+			res.Heads = rows
+			return res, err
+		}
+		if err := m.apply(ctx, rows, rev, o); err != nil {
+			res.Heads, _ = m.Heads(context.WithoutCancel(ctx))
+			return res, err
+		}
+		rows = m.Graph.ApplyStep(rows, rev.ID)
+		res.Applied = append(res.Applied, rev.ID)
+	}
+	res.Heads = rows
+	return res, nil
+}
+
+// ensureData makes sure every data migration rev depends on is complete:
+// it runs them when o.RunData, and refuses otherwise.
+func (m *Migrator) ensureData(ctx context.Context, rows []string, rev *Revision, o Options) (int64, error) {
+	var total int64
+	for _, dm := range m.Data {
+		if dm.Before != rev.ID {
+			continue
+		}
+		pending, err := dm.Pending(ctx, m.DB, m.Dialect)
+		if err != nil {
+			return total, fmt.Errorf("migrate: data migration %s: %w", dm.Name, err)
+		}
+		if pending == 0 {
+			continue
+		}
+		if !o.RunData {
+			return total, &DataPendingError{Migration: dm.Name, Revision: rev.ID, Rows: pending}
+		}
+		n, err := m.runData(ctx, dm, -1, o)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// apply runs one revision and records it in the version table.
+func (m *Migrator) apply(ctx context.Context, rows []string, rev *Revision, o Options) error {
+	if err := m.observe(Event{Kind: RevisionStart, Revision: rev, From: strings.Join(rows, ",")}); err != nil {
+		return err
+	}
+	conn, err := m.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var q dialect.Querier = conn
+	var tx *sql.Tx
+	if m.Dialect.TransactionalDDL() {
+		tx, err = conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // no-op after commit
+		q = tx
+	}
+	if err := m.ensureVersionTable(ctx, q); err != nil {
+		return err
+	}
+	idx := 0
+	for _, op := range rev.OpsFor(m.env(o)) {
+		if !m.Dialect.TransactionalDDL() {
+			done, err := m.Dialect.Done(ctx, q, op)
+			if err != nil {
+				return &StepError{Revision: rev.ID, Op: op.Describe(), Err: err}
+			}
+			if done {
+				if err := m.observe(Event{Kind: OpSkipped, Revision: rev, Op: op}); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		stmts, err := m.Dialect.Render(op)
+		if err != nil {
+			return &StepError{Revision: rev.ID, Op: op.Describe(), Err: err}
+		}
+		for _, s := range stmts {
+			if err := m.observe(Event{Kind: Statement, Revision: rev, Op: op, SQL: s, Index: idx}); err != nil {
+				return err
+			}
+			idx++
+			if _, err := q.ExecContext(ctx, s); err != nil {
+				return &StepError{Revision: rev.ID, Op: op.Describe(), SQL: s, Err: err}
+			}
+		}
+	}
+	// The version table changes in a transaction of its own on MySQL, so
+	// the rows always describe a whole revision.
+	if tx == nil {
+		tx, err = conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // no-op after commit
+	}
+	live, err := m.heads(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if !sameSet(live, rows) {
+		return &VersionTableError{Rows: live, Err: ErrInconsistentVersion,
+			Detail: "the version table changed while this run applied " + rev.ID + " (another runner?)"}
+	}
+	for _, s := range m.versionSQL(m.Graph.VersionStep(rows, rev.ID), rev.ID) {
+		if err := m.observe(Event{Kind: Statement, Revision: rev, SQL: s, Index: idx}); err != nil {
+			return err
+		}
+		idx++
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return &StepError{Revision: rev.ID, Op: "record the revision in " + VersionTable, SQL: s, Err: err}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return m.observe(Event{Kind: RevisionDone, Revision: rev})
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	set := map[string]bool{}
+	for _, x := range a {
+		set[x] = true
+	}
+	for _, x := range b {
+		if !set[x] {
+			return false
+		}
+	}
+	return true
+}
+
+// Stamp makes the version table hold exactly the minimal form of revs,
+// without running any revision (alembic's stamp).
+func (m *Migrator) Stamp(ctx context.Context, revs []string) error {
+	for _, r := range revs {
+		if m.Graph.Revision(r) == nil {
+			return &RevisionError{Spec: r, Err: ErrUnknownRevision}
+		}
+	}
+	tx, err := m.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	if err := m.ensureVersionTable(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+VersionTable); err != nil {
+		return err
+	}
+	for _, r := range m.Graph.Minimal(revs) {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s (version_num) VALUES (%s)", VersionTable, m.Dialect.Placeholder(1)), r); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// RenameRows rewrites version-table rows named from to to (used for
+// revision ids that were renamed upstream). It reports whether a row
+// changed.
+func (m *Migrator) RenameRows(ctx context.Context, from, to string) (bool, error) {
+	res, err := m.DB.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET version_num = %s WHERE version_num = %s",
+		VersionTable, m.Dialect.Placeholder(1), m.Dialect.Placeholder(2)), to, from)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// RenderSQL returns the statements an upgrade from rows to targets would
+// run, without touching a database (offline mode). Revisions that would
+// find their work done on a live database are rendered in full.
+func (m *Migrator) RenderSQL(rows, targets []string, o Options) ([]string, error) {
+	plan, err := m.Graph.Plan(rows, targets)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if len(rows) == 0 {
+		out = append(out, createVersionTable)
+	}
+	for _, rev := range plan {
+		out = append(out, "-- Running upgrade "+strings.Join(rows, ", ")+" -> "+rev.ID)
+		for _, op := range rev.OpsFor(m.env(o)) {
+			stmts, err := m.Dialect.Render(op)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, stmts...)
+		}
+		out = append(out, m.versionSQL(m.Graph.VersionStep(rows, rev.ID), rev.ID)...)
+		rows = m.Graph.ApplyStep(rows, rev.ID)
+	}
+	return out, nil
+}
+
+// IsEmpty reports whether the database has no tables at all.
+func (m *Migrator) IsEmpty(ctx context.Context) (bool, error) {
+	t, err := m.Dialect.Tables(ctx, m.DB)
+	return len(t) == 0, err
+}
+
+var errStop = errors.New("migrate: stopped")
+
+// ErrStopped is what Observe returns to stop a run on purpose (tests).
+var ErrStopped = errStop
