@@ -1,0 +1,47 @@
+package datamigrations
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/glance-manage/glance-manage/migrate"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+)
+
+// communityImages gives every image that has no visibility yet the one
+// its is_public flag and its members mean: 'public' when is_public;
+// 'shared' when not public and shared with at least one member whose
+// membership is not deleted; 'private' otherwise.
+//
+// It only touches rows whose visibility is NULL: rows written by a newer
+// service (or kept in step by the triggers) already carry theirs. Upstream
+// rewrites every row, which turns community images back into private
+// ones on a re-run, and at its HEAD does not run at all (wrong arguments).
+func communityImages() *migrate.DataMigration {
+	return &migrate.DataMigration{
+		Name: "ocata_migrate01_community_images", Release: "ocata",
+		After: "ocata_expand01", Before: "ocata_contract01",
+		Pending: func(ctx context.Context, q dialect.Querier, _ dialect.Dialect) (int64, error) {
+			return count(ctx, q, "SELECT COUNT(*) FROM images WHERE visibility IS NULL")
+		},
+		Batch: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int64, error) {
+			keys, next, err := nextKeys(ctx, q, fmt.Sprintf(
+				"SELECT id FROM images WHERE visibility IS NULL AND id > %s ORDER BY id LIMIT %d", d.Placeholder(1), limit), cursor, limit)
+			if err != nil || len(keys) == 0 {
+				return "", 0, err
+			}
+			value := fmt.Sprintf("CASE WHEN %s THEN 'public' WHEN EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND %s) THEN 'shared' ELSE 'private' END",
+				isTrue(d, "images.is_public"), isFalse(d, "m.deleted"))
+			if d.Name() == "postgresql" {
+				value = "(" + value + ")::image_visibility"
+			}
+			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE images SET visibility = %s WHERE visibility IS NULL AND id IN (%s)",
+				value, placeholders(d, 1, len(keys))), keys...)
+			if err != nil {
+				return "", 0, err
+			}
+			n, err := res.RowsAffected()
+			return next, n, err
+		},
+	}
+}

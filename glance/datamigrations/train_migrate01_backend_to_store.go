@@ -1,0 +1,51 @@
+package datamigrations
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/glance-manage/glance-manage/migrate"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+)
+
+// backendKey is the literal text upstream rewrites, quotes and colon
+// included; it is replaced wherever it occurs in the JSON text.
+const backendKey = `"backend":`
+
+// hasBackend is the predicate selecting location metadata that still
+// names its store with the pre-Train key.
+func hasBackend(d dialect.Dialect) string {
+	if d.Name() == "postgresql" {
+		return `POSITION('"backend":' IN meta_data) > 0`
+	}
+	return `INSTR(meta_data, '"backend":') > 0`
+}
+
+// backendToStore renames the multi-store location metadata key "backend"
+// to "store" (upstream's train_migrate01), in batches of location ids.
+func backendToStore() *migrate.DataMigration {
+	return &migrate.DataMigration{
+		Name: "train_migrate01_backend_to_store", Release: "train",
+		After: "train_expand01", Before: "train_contract01",
+		Pending: func(ctx context.Context, q dialect.Querier, d dialect.Dialect) (int64, error) {
+			return count(ctx, q, "SELECT COUNT(*) FROM image_locations WHERE "+hasBackend(d))
+		},
+		Batch: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int64, error) {
+			keys, next, err := nextKeys(ctx, q, fmt.Sprintf(
+				"SELECT id FROM image_locations WHERE %s AND id > %s ORDER BY id LIMIT %d", hasBackend(d), d.Placeholder(1), limit), atoi(cursor), limit)
+			if err != nil || len(keys) == 0 {
+				return "", 0, err
+			}
+			for i, k := range keys {
+				keys[i] = atoi(k.(string))
+			}
+			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE image_locations SET meta_data = REPLACE(meta_data, '%s', '\"store\":') WHERE id IN (%s)",
+				backendKey, placeholders(d, 1, len(keys))), keys...)
+			if err != nil {
+				return "", 0, err
+			}
+			n, err := res.RowsAffected()
+			return next, n, err
+		},
+	}
+}

@@ -1,0 +1,296 @@
+// Package glance manages a Glance metadata database: its revisions, data
+// migrations and upstream's historical quirks (legacy sqlalchemy-migrate
+// versions, renamed revision ids). The CLI (internal/cli) is a thin layer
+// over it; other Go programs can use it directly.
+package glance
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/glance-manage/glance-manage/glance/datamigrations"
+	"github.com/glance-manage/glance-manage/glance/migrations"
+	"github.com/glance-manage/glance-manage/migrate"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+	"github.com/glance-manage/glance-manage/migrate/dialect/mysql"
+	"github.com/glance-manage/glance-manage/migrate/dialect/postgres"
+	"github.com/glance-manage/glance-manage/migrate/dialect/sqlite"
+)
+
+// DialectFor returns the dialect for a SQLAlchemy dialect name ("mariadb"
+// is MySQL).
+func DialectFor(name string) (dialect.Dialect, error) {
+	switch name {
+	case "sqlite":
+		return sqlite.Dialect{}, nil
+	case "mysql", "mariadb":
+		return mysql.Dialect{}, nil
+	case "postgresql":
+		return postgres.Dialect{}, nil
+	}
+	return nil, fmt.Errorf("glance: no dialect for %q", name)
+}
+
+// Manager manages one Glance database.
+type Manager struct {
+	DB       *sql.DB
+	Dialect  dialect.Dialect
+	Migrator *migrate.Migrator
+}
+
+// New returns a Manager for db, whose backend is named by dialectName.
+func New(db *sql.DB, dialectName string) (*Manager, error) {
+	d, err := DialectFor(dialectName)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{DB: db, Dialect: d, Migrator: &migrate.Migrator{
+		DB: db, Dialect: d, Graph: migrations.Graph(), Data: datamigrations.All(),
+	}}, nil
+}
+
+// Graph is the revision graph.
+func (m *Manager) Graph() *migrate.Graph { return m.Migrator.Graph }
+
+// ExpandHead and ContractHead are the heads of the two branches.
+func (m *Manager) ExpandHead() string   { return m.Graph().BranchHead(migrations.ExpandBranch) }
+func (m *Manager) ContractHead() string { return m.Graph().BranchHead(migrations.ContractBranch) }
+
+// Heads reads the version table after renaming the ids of Ocata's and
+// Pike's monolithic revisions (pike01 to pike_contract01, else ocata01 to
+// ocata_contract01), as upstream does on every read. It does not validate
+// the rows; see CheckedHeads.
+func (m *Manager) Heads(ctx context.Context) ([]string, error) {
+	rows, err := m.Migrator.Heads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rename := ""
+	for _, r := range rows {
+		if r == "pike01" {
+			rename = r
+		} else if r == "ocata01" && rename == "" {
+			rename = r
+		}
+	}
+	if rename == "" {
+		return rows, nil
+	}
+	if _, err := m.Migrator.RenameRows(ctx, rename, rename[:len(rename)-2]+"_contract01"); err != nil {
+		return nil, err
+	}
+	return m.Migrator.Heads(ctx)
+}
+
+// CheckedHeads is Heads plus validation against the graph.
+func (m *Manager) CheckedHeads(ctx context.Context) ([]string, error) {
+	rows, err := m.Heads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rows, m.Graph().CheckRows(rows)
+}
+
+// Legacy sqlalchemy-migrate versions and the revisions they map to.
+var legacyMap = map[int]string{42: "liberty", 43: "mitaka01", 44: "mitaka02", 45: "ocata01"}
+
+// LegacyError reports a legacy (sqlalchemy-migrate) version that cannot be
+// placed under alembic control.
+type LegacyError struct {
+	Version int
+	TooOld  bool // 1-41: upgrade to Liberty with an older release first
+}
+
+func (e *LegacyError) Error() string {
+	if e.TooOld {
+		return fmt.Sprintf("glance: legacy migration version %d is older than Liberty (42)", e.Version)
+	}
+	return fmt.Sprintf("glance: legacy migration version %d is not one this tool can map", e.Version)
+}
+
+// ForeignDatabaseError reports a database that has tables but no version
+// table.
+type ForeignDatabaseError struct {
+	Tables []string
+	Glance bool // it has Glance's images table
+}
+
+func (e *ForeignDatabaseError) Error() string {
+	if e.Glance {
+		return "glance: the database has Glance tables but no alembic_version or migrate_version table"
+	}
+	return fmt.Sprintf("glance: the database holds %d table(s) but none of Glance's", len(e.Tables))
+}
+func (e *ForeignDatabaseError) Unwrap() error { return migrate.ErrNotUnderControl }
+
+// Placement says what PlaceUnderControl did.
+type Placement struct {
+	LegacyVersion int    // the migrate_version found (0: none)
+	Revision      string // the revision stamped ("" when nothing was done)
+}
+
+// PlaceUnderControl prepares a database for an upgrade: one that alembic
+// already controls is left alone; an empty one is left empty (the upgrade
+// creates everything); one at a legacy sqlalchemy-migrate version 42-45 is
+// stamped with the matching revision (upstream's Ocata-to-Victoria
+// behaviour). Anything else is refused with an error saying why.
+func (m *Manager) PlaceUnderControl(ctx context.Context) (Placement, error) {
+	rows, err := m.Heads(ctx)
+	if err != nil || len(rows) > 0 {
+		return Placement{}, err
+	}
+	tables, err := m.Dialect.Tables(ctx, m.DB)
+	if err != nil {
+		return Placement{}, err
+	}
+	var others []string
+	hasLegacy, hasImages := false, false
+	for _, t := range tables {
+		switch t {
+		case "migrate_version":
+			hasLegacy = true
+		case migrate.VersionTable:
+		case "images":
+			hasImages = true
+			others = append(others, t)
+		default:
+			others = append(others, t)
+		}
+	}
+	if !hasLegacy {
+		if len(others) == 0 {
+			return Placement{}, nil
+		}
+		return Placement{}, &ForeignDatabaseError{Tables: others, Glance: hasImages}
+	}
+	var v int
+	if err := m.DB.QueryRowContext(ctx, "SELECT version FROM migrate_version").Scan(&v); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Placement{}, &LegacyError{Version: 0}
+		}
+		return Placement{}, err
+	}
+	rev, ok := legacyMap[v]
+	switch {
+	case ok:
+	case v >= 1 && v <= 41:
+		return Placement{LegacyVersion: v}, &LegacyError{Version: v, TooOld: true}
+	default:
+		return Placement{LegacyVersion: v}, &LegacyError{Version: v}
+	}
+	ids, err := m.Graph().Resolve(rev)
+	if err != nil {
+		return Placement{}, err
+	}
+	if err := m.Migrator.Stamp(ctx, ids); err != nil {
+		return Placement{}, err
+	}
+	return Placement{LegacyVersion: v, Revision: rev}, nil
+}
+
+// Level is where a database stands on one branch.
+type Level struct {
+	Current string   // newest applied revision of the branch ("" for none)
+	Head    string   // the branch head
+	Pending []string // revisions of the branch still to apply, in order
+}
+
+// AtHead reports whether the branch is fully applied.
+func (l Level) AtHead() bool { return l.Current == l.Head }
+
+// Status describes where a database stands.
+type Status struct {
+	Rows     []string         // alembic_version rows, in walk order
+	Base     Level            // liberty..mitaka02
+	Expand   Level            // the expand branch
+	Contract Level            // the contract branch
+	Data     map[string]int64 // data migrations runnable now, with their pending rows
+	// Release is the release both branches have fully reached ("" when
+	// the database is between releases or empty).
+	Release string
+}
+
+// DataPending sums the rows data migrations still have to change.
+func (s *Status) DataPending() int64 {
+	var n int64
+	for _, v := range s.Data {
+		n += v
+	}
+	return n
+}
+
+// Status reports where the database stands on every branch.
+func (m *Manager) Status(ctx context.Context) (*Status, error) {
+	rows, err := m.CheckedHeads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g := m.Graph()
+	applied := g.Applied(rows)
+	st := &Status{Rows: rows}
+	st.Expand.Head, st.Contract.Head = m.ExpandHead(), m.ContractHead()
+	st.Base.Head = g.Revision(st.Expand.Head).Down
+	for cur := st.Base.Head; cur != ""; cur = g.Revision(cur).Down {
+		st.Base.Head = cur
+		if g.Revision(cur).Branch == migrate.NoBranch {
+			break
+		}
+	}
+	for _, id := range g.WalkOrder() {
+		r := g.Revision(id)
+		lvl := &st.Base
+		switch r.Branch {
+		case migrate.Expand:
+			lvl = &st.Expand
+		case migrate.Contract:
+			lvl = &st.Contract
+		}
+		if applied[id] {
+			lvl.Current = id
+		} else {
+			lvl.Pending = append(lvl.Pending, id)
+		}
+	}
+	st.Base.Head = st.Base.Current
+	if len(st.Base.Pending) > 0 {
+		st.Base.Head = st.Base.Pending[len(st.Base.Pending)-1]
+	}
+	if st.Data, err = m.Migrator.PendingData(ctx); err != nil {
+		return nil, err
+	}
+	if e, c := g.Revision(st.Expand.Current), g.Revision(st.Contract.Current); e != nil && c != nil {
+		// A release is reached when both branches sit on that release's
+		// last revision.
+		if last := lastOfRelease(g, e.Release, migrate.Expand); last == e.ID && lastOfRelease(g, c.Release, migrate.Contract) == c.ID && e.Release == c.Release {
+			st.Release = e.Release
+		}
+	}
+	return st, nil
+}
+
+func lastOfRelease(g *migrate.Graph, release string, b migrate.Branch) string {
+	last := ""
+	for _, id := range g.WalkOrder() {
+		r := g.Revision(id)
+		if r.Branch == b && r.Release == release {
+			last = id
+		}
+	}
+	return last
+}
+
+// Releases lists the releases of the graph in order.
+func (m *Manager) Releases() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range m.Graph().WalkOrder() {
+		r := m.Graph().Revision(id).Release
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
