@@ -49,8 +49,69 @@ BEGIN
     END IF;
 END`
 
+// PostgreSQL: BEFORE triggers calling PL/pgSQL functions with the same
+// decision tables.
+var pgInsertVisibility = `CREATE FUNCTION images_insert_visibility() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF (NEW.is_public IS NULL) = (NEW.visibility IS NULL) THEN
+        RAISE EXCEPTION '` + visibilityError + `';
+    ELSIF NEW.is_public IS NOT NULL THEN
+        NEW.visibility := CASE WHEN NEW.is_public THEN 'public'::image_visibility ELSE 'shared'::image_visibility END;
+    ELSE
+        NEW.is_public := NEW.visibility = 'public';
+    END IF;
+    RETURN NEW;
+END
+$fn$`
+
+var pgUpdateVisibility = `CREATE FUNCTION images_update_visibility() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF NEW.is_public IS DISTINCT FROM OLD.is_public THEN
+        IF NEW.is_public IS NULL OR NEW.visibility IS DISTINCT FROM OLD.visibility THEN
+            RAISE EXCEPTION '` + visibilityError + `';
+        END IF;
+        NEW.visibility := CASE WHEN NEW.is_public THEN 'public'::image_visibility ELSE 'shared'::image_visibility END;
+    ELSIF NEW.visibility IS DISTINCT FROM OLD.visibility THEN
+        IF NEW.visibility IS NULL THEN
+            RAISE EXCEPTION '` + visibilityError + `';
+        END IF;
+        NEW.is_public := NEW.visibility = 'public';
+    END IF;
+    RETURN NEW;
+END
+$fn$`
+
+// SQLite cannot assign NEW in a trigger: AFTER triggers check the row and
+// then fill in the other column with an UPDATE. The insert trigger's
+// UPDATE fires the update trigger, which therefore only rewrites
+// visibility when is_public and visibility disagree (the insert trigger
+// leaves them agreeing); SQLite does not fire a trigger from itself.
+var sqliteInsertVisibility = `CREATE TRIGGER insert_visibility AFTER INSERT ON images
+FOR EACH ROW
+BEGIN
+    SELECT RAISE(ABORT, '` + visibilityError + `') WHERE (NEW.is_public IS NULL) = (NEW.visibility IS NULL);
+    UPDATE images SET visibility = CASE WHEN NEW.is_public THEN 'public' ELSE 'shared' END
+        WHERE id = NEW.id AND NEW.visibility IS NULL;
+    UPDATE images SET is_public = (NEW.visibility = 'public')
+        WHERE id = NEW.id AND NEW.is_public IS NULL;
+END`
+
+var sqliteUpdateVisibility = `CREATE TRIGGER update_visibility AFTER UPDATE OF is_public, visibility ON images
+FOR EACH ROW
+BEGIN
+    SELECT RAISE(ABORT, '` + visibilityError + `')
+        WHERE (NEW.is_public IS NOT OLD.is_public AND (NEW.is_public IS NULL OR NEW.visibility IS NOT OLD.visibility))
+           OR (NEW.is_public IS OLD.is_public AND NEW.visibility IS NOT OLD.visibility AND NEW.visibility IS NULL);
+    UPDATE images SET visibility = CASE WHEN NEW.is_public THEN 'public' ELSE 'shared' END
+        WHERE id = NEW.id AND NEW.is_public IS NOT OLD.is_public
+          AND (NEW.is_public = 1) IS NOT (NEW.visibility = 'public');
+    UPDATE images SET is_public = (NEW.visibility = 'public')
+        WHERE id = NEW.id AND NEW.is_public IS OLD.is_public AND NEW.visibility IS NOT OLD.visibility;
+END`
+
 // visibilityTriggers returns the operations that install the triggers on
-// dialect (none where there are none yet).
+// dialect. Upstream installs them on MySQL only (and not for mariadb://
+// URLs); here every backend gets them, so rolling upgrades work on all.
 func visibilityTriggers(dialect string) []s.Op {
 	switch dialect {
 	case "mysql":
@@ -58,18 +119,36 @@ func visibilityTriggers(dialect string) []s.Op {
 			s.CreateTrigger{Name: "insert_visibility", Table: "images", SQL: []string{mysqlInsertVisibility}},
 			s.CreateTrigger{Name: "update_visibility", Table: "images", SQL: []string{mysqlUpdateVisibility}},
 		}
+	case "postgresql":
+		return []s.Op{
+			s.CreateTrigger{Name: "insert_visibility", Table: "images", SQL: []string{
+				"DROP FUNCTION IF EXISTS images_insert_visibility()", pgInsertVisibility,
+				"CREATE TRIGGER insert_visibility BEFORE INSERT ON images FOR EACH ROW EXECUTE FUNCTION images_insert_visibility()"}},
+			s.CreateTrigger{Name: "update_visibility", Table: "images", SQL: []string{
+				"DROP FUNCTION IF EXISTS images_update_visibility()", pgUpdateVisibility,
+				"CREATE TRIGGER update_visibility BEFORE UPDATE ON images FOR EACH ROW EXECUTE FUNCTION images_update_visibility()"}},
+		}
+	case "sqlite":
+		return []s.Op{
+			s.CreateTrigger{Name: "insert_visibility", Table: "images", SQL: []string{sqliteInsertVisibility}},
+			s.CreateTrigger{Name: "update_visibility", Table: "images", SQL: []string{sqliteUpdateVisibility}},
+		}
 	}
 	return nil
 }
 
-// dropVisibilityTriggers removes them wherever they may be.
+// dropVisibilityTriggers removes them wherever they may be (a no-op when
+// the expand ran offline).
 func dropVisibilityTriggers(dialect string) []s.Op {
-	switch dialect {
-	case "mysql":
-		return []s.Op{
-			s.DropTrigger{Name: "insert_visibility", Table: "images"},
-			s.DropTrigger{Name: "update_visibility", Table: "images"},
-		}
+	ops := []s.Op{
+		s.DropTrigger{Name: "insert_visibility", Table: "images"},
+		s.DropTrigger{Name: "update_visibility", Table: "images"},
 	}
-	return nil
+	if dialect == "postgresql" {
+		ops = append(ops, s.Exec{Desc: "drop the visibility trigger functions", SQL: []string{
+			"DROP FUNCTION IF EXISTS images_insert_visibility()",
+			"DROP FUNCTION IF EXISTS images_update_visibility()",
+		}})
+	}
+	return ops
 }
