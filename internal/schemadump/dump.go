@@ -260,7 +260,8 @@ func (c column) line() string {
 	} else {
 		b.WriteString(" null")
 	}
-	if c.def != "" {
+	// An explicit DEFAULT NULL is the same as no default.
+	if c.def != "" && c.def != "null" {
 		b.WriteString(" default " + c.def)
 	}
 	if c.autoinc != "" {

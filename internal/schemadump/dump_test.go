@@ -166,12 +166,12 @@ func TestDumpSQLite(t *testing.T) {
 func TestDumpSQLiteSpelling(t *testing.T) {
 	a := testdb.New(t, testdb.SQLite)
 	execAll(t, a.SQL,
-		`CREATE TABLE t (id INTEGER NOT NULL, f BOOLEAN DEFAULT 0 NOT NULL, s varchar(9) DEFAULT 'x',
+		`CREATE TABLE t (id INTEGER NOT NULL, f BOOLEAN DEFAULT 0 NOT NULL, s varchar(9) DEFAULT 'x', n TEXT,
 		 PRIMARY KEY (id), CHECK (f IN (0, 1)), CHECK (s <> ''))`,
 		`CREATE INDEX ix_t_s ON t (s)`)
 	b := testdb.New(t, testdb.SQLite)
 	execAll(t, b.SQL,
-		"CREATE TABLE IF NOT EXISTS \"t\" (\n\t\"id\" INTEGER NOT NULL,\n\t`f` BOOLEAN DEFAULT (0) NOT NULL,\n\t[s] VARCHAR( 9 ) DEFAULT ('x'),\n\tPRIMARY KEY (\"id\"),\n\tCHECK (\"s\" <> ''),\n\tcheck(f in(0,1))\n)",
+		"CREATE TABLE IF NOT EXISTS \"t\" (\n\t\"id\" INTEGER NOT NULL,\n\t`f` BOOLEAN DEFAULT (0) NOT NULL,\n\t[s] VARCHAR( 9 ) DEFAULT ('x'),\n\tn text DEFAULT NULL,\n\tPRIMARY KEY (\"id\"),\n\tCHECK (\"s\" <> ''),\n\tcheck(f in(0,1))\n)",
 		`create index "ix_t_s" on "t" ("s")`)
 	if da, db := dump(t, a), dump(t, b); da != db {
 		t.Errorf("spellings dump differently:\n%s", lineDiff(da, db))

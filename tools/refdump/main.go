@@ -195,8 +195,24 @@ func runRef(ctx context.Context, bin, tmp string, db *testdb.DB, args ...string)
 	return nil
 }
 
-// writeDir writes files into dir and removes any other *.txt there, so that
-// the directory holds exactly the current set.
+// generated reports whether a file name is of the kind Generate writes
+// (NN_<rev>.txt, sync_*.txt, expand_*.txt). Other files in the backend
+// directories (such as other tests' goldens of our own schema) are left
+// alone.
+func generated(name string) bool {
+	if !strings.HasSuffix(name, ".txt") {
+		return false
+	}
+	if strings.HasPrefix(name, "sync_") || strings.HasPrefix(name, "expand_") {
+		return true
+	}
+	return len(name) > 3 && isDigit(name[0]) && isDigit(name[1]) && name[2] == '_'
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// writeDir writes files into dir and removes stale generated files there, so
+// that the directory holds exactly the current set of reference dumps.
 func writeDir(dir string, files map[string]string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -216,7 +232,7 @@ func writeDir(dir string, files map[string]string) error {
 		return err
 	}
 	for _, p := range old {
-		if _, ok := files[filepath.Base(p)]; !ok {
+		if _, ok := files[filepath.Base(p)]; !ok && generated(filepath.Base(p)) {
 			if err := os.Remove(p); err != nil {
 				return err
 			}

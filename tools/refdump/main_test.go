@@ -13,17 +13,26 @@ import (
 
 var goldenDir = filepath.Join("..", "..", "testdata", "schema")
 
-// TestGoldenSetComplete checks that testdata/schema holds exactly the files
-// Generate writes, for every backend.
+// TestGoldenSetComplete checks that testdata/schema holds exactly the
+// reference dumps Generate writes, for every backend (other files there are
+// not refdump's business).
 func TestGoldenSetComplete(t *testing.T) {
 	for _, b := range testdb.All {
 		want := Files(b)
-		got, err := filepath.Glob(filepath.Join(goldenDir, string(b), "*.txt"))
+		all, err := filepath.Glob(filepath.Join(goldenDir, string(b), "*.txt"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range got {
-			got[i] = filepath.Base(got[i])
+		var got []string
+		for _, p := range all {
+			if generated(filepath.Base(p)) {
+				got = append(got, filepath.Base(p))
+			}
+		}
+		for _, f := range want {
+			if !generated(f) {
+				t.Errorf("Files(%s) lists %s, which writeDir would not recognise as generated", b, f)
+			}
 		}
 		sort.Strings(got)
 		sort.Strings(want)
@@ -60,5 +69,28 @@ func TestGoldensMatchReference(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWriteDirKeepsOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"ours_head.txt", "99_stale.txt", "sync_old.txt", "notes.md"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writeDir(dir, map[string]string{"01_liberty.txt": "a"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if got, want := strings.Join(names, " "), "01_liberty.txt notes.md ours_head.txt"; got != want {
+		t.Errorf("after writeDir: %s, want %s", got, want)
 	}
 }
