@@ -5,20 +5,24 @@
 //
 // URLs are split the way SQLAlchemy splits them:
 //
-//		dialect[+driver]://[user[:password]@][host][:port][/database][?query]
+//	dialect[+driver]://[user[:password]@][host][:port][/database][?query]
 //
-//	  - The userinfo ends at the first '@'. A password may therefore contain
-//	    raw '/', ':', '?' and '#', but an '@' in it must be written %40 (an
-//	    unencoded '@' is reported as an error rather than silently producing
-//	    a wrong host). User name and password are percent-decoded (%XX), as
-//	    Python's urllib.parse.unquote does: invalid escapes stay literal and
-//	    '+' stays '+'. So p%40ss is "p@ss" and pw%40%25%2F%21%23%24%28%29 is
-//	    "pw@%/!#$()". A '%' that is not followed by two hex digits is kept.
-//	  - The database part is not percent-decoded (SQLAlchemy does not).
-//	  - Query options are decoded like Python's parse_qsl: '+' is a space,
-//	    options without '=' or with an empty value are dropped. Repeating an
-//	    option with a different value is an error.
-//	  - An IPv6 host is written in brackets: mysql://u:p@[fd00::5]:3306/db.
+// In detail:
+//
+//   - The userinfo ends at the first '@'. A password may therefore contain
+//     raw '/', ':', '?' and '#', but an '@' in it must be written %40 (an
+//     unencoded '@' is reported as an error rather than silently producing
+//     a wrong host). User name and password are percent-decoded (%XX), as
+//     Python's urllib.parse.unquote does: invalid escapes stay literal and
+//     '+' stays '+'. So p%40ss is "p@ss" and pw%40%25%2F%21%23%24%28%29 is
+//     "pw@%/!#$()". A '%' that is not followed by two hex digits is kept.
+//   - The database part is not percent-decoded (SQLAlchemy does not).
+//   - Query options are decoded like Python's parse_qsl: '+' is a space,
+//     options without '=' or with an empty value are dropped. Repeating an
+//     option with a different value is an error.
+//   - An IPv6 host is written in brackets: mysql://u:p@[fd00::5]:3306/db.
+//   - Surrounding whitespace is ignored; control characters are an error.
+//     The scheme is matched case-insensitively.
 //
 // Errors never contain the password: it is replaced by "****" wherever the
 // URL is shown (Redacted, String, ParseError.URL, ConnectError), and
