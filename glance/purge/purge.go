@@ -1,0 +1,556 @@
+// Package purge removes old soft-deleted rows from a Glance database: the
+// `glance-manage db purge` and `db purge_images_table` commands.
+//
+// Row selection is upstream's (glance/db/sqlalchemy/api.py): a row is old
+// enough when its deleted_at is before the cutoff (now, UTC, minus the age
+// in days); rows are taken oldest deleted_at first, at most max_rows per
+// table (-1: all, 0: none). The tables and their order are upstream's:
+//
+//	db purge:               task_info (rows whose task is old enough),
+//	                        image_properties, image_tags, image_locations,
+//	                        image_members, tasks
+//	db purge_images_table:  images
+//
+// Where this package deliberately differs from upstream:
+//
+//   - A row must also have deleted = true. Upstream ignores the flag, so it
+//     purges live rows: Glance revives a soft-deleted property by setting
+//     deleted back to false and leaves deleted_at as it was
+//     (image_set_property_atomic), and upstream's purge then deletes that
+//     live property. For rows that Glance soft-deleted normally (deleted
+//     and deleted_at set together) the selection is upstream's.
+//   - A row that another row still references is never deleted and never
+//     makes the purge fail: images still referenced by image_properties,
+//     image_tags, image_locations or image_members, and tasks that still
+//     have a task_info row, are kept and counted (TableResult.Kept), and
+//     max_rows counts only rows that can go, so a repeated run makes
+//     progress. Upstream instead fails the whole table's statement with a
+//     foreign-key error ("Purge command failed, check glance-manage logs for
+//     more details.", exit 1).
+//   - Rows are deleted in bounded batches, each its own short transaction
+//     (a single DELETE statement), so purging millions of rows never holds
+//     locks for long; upstream runs one DELETE per table. The batch size
+//     adapts so that one batch takes about BatchTarget.
+//
+// On SQLite the purge runs on a connection with foreign keys enforced, as
+// upstream's engine does (migrations keep them off).
+package purge
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+)
+
+// Batch sizes: a batch starts at DefaultBatchSize rows and adapts between
+// MinBatchSize and Options.BatchSize so that one DELETE takes about
+// BatchTarget.
+const (
+	DefaultBatchSize = 5000
+	MaxBatchSize     = 10000
+	MinBatchSize     = 100
+	BatchTarget      = 100 * time.Millisecond
+)
+
+// Options control a purge.
+type Options struct {
+	// AgeInDays: rows deleted at least this many days ago go.
+	AgeInDays int
+	// MaxRows is the most rows deleted per table; -1 means all, 0 none.
+	MaxRows int64
+	// BatchSize is the largest batch (rows per DELETE); 0 means
+	// MaxBatchSize. FixedBatch disables the adaptation.
+	BatchSize  int
+	FixedBatch bool
+	// Now is the current time (zero: time.Now()).
+	Now time.Time
+	// Log receives upstream's log lines ("Purging deleted rows older than
+	// ...", "Deleted <n> row(s) from table <t>").
+	Log func(msg string)
+	// Progress, when set, is called after every batch and when a table is
+	// done.
+	Progress func(Progress)
+}
+
+// Progress reports a table's purge as it goes.
+type Progress struct {
+	Table    string
+	Deleted  int64 // rows deleted so far from Table
+	Total    int64 // rows to delete, or -1 when unknown (max_rows -1)
+	Elapsed  time.Duration
+	Finished bool
+}
+
+// TableResult is what a purge did to one table.
+type TableResult struct {
+	Table   string
+	Deleted int64
+	Batches int
+	// Longest is the longest time one batch's DELETE took (the longest
+	// any of its locks were held).
+	Longest time.Duration
+	// Kept counts rows old enough to go that were kept because other rows
+	// still reference them; KeptBy says, per referencing table, how many
+	// of them it references.
+	Kept   int64
+	KeptBy map[string]int64
+}
+
+// Result is what a purge did.
+type Result struct {
+	Cutoff time.Time // rows deleted before this (UTC) were eligible
+	Tables []TableResult
+}
+
+// ReferenceError reports a DELETE the database refused because of a
+// foreign key: another session added a referencing row between our check
+// and the delete. The rows deleted before stay deleted.
+type ReferenceError struct {
+	Table string
+	Err   error
+}
+
+func (e *ReferenceError) Error() string {
+	return fmt.Sprintf("DBError detected when purging from %s: %v", e.Table, e.Err)
+}
+func (e *ReferenceError) Unwrap() error { return e.Err }
+
+// ref is a foreign key pointing at a table's key.
+type ref struct{ table, column string }
+
+// table describes how one table is purged.
+type table struct {
+	name   string
+	key    string // primary key column
+	strKey bool   // the key is a string (else an integer)
+	// join, for task_info: its age is its task's. The SELECTs use alias t
+	// for the table and k for the joined tasks row.
+	join bool
+	refs []ref // rows that block deleting a row of this table
+}
+
+var (
+	taskInfo = table{name: "task_info", key: "task_id", strKey: true, join: true}
+	children = []table{
+		{name: "image_properties", key: "id"},
+		{name: "image_tags", key: "id"},
+		{name: "image_locations", key: "id"},
+		{name: "image_members", key: "id"},
+	}
+	tasks  = table{name: "tasks", key: "id", strKey: true, refs: []ref{{"task_info", "task_id"}}}
+	images = table{name: "images", key: "id", strKey: true, refs: []ref{
+		{"image_properties", "image_id"}, {"image_tags", "image_id"},
+		{"image_locations", "image_id"}, {"image_members", "image_id"},
+	}}
+)
+
+// Tables lists the tables `db purge` touches, in order.
+func Tables() []string {
+	out := []string{taskInfo.name}
+	for _, c := range children {
+		out = append(out, c.name)
+	}
+	return append(out, tasks.name)
+}
+
+// Rows is `db purge`: it purges task_info, image_properties, image_tags,
+// image_locations, image_members and tasks, in that order. images is left
+// to Images.
+func Rows(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options) (*Result, error) {
+	list := append([]table{taskInfo}, children...)
+	return run(ctx, db, d, o, append(list, tasks))
+}
+
+// Images is `db purge_images_table`: it purges images.
+func Images(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options) (*Result, error) {
+	return run(ctx, db, d, o, []table{images})
+}
+
+// timeFormat is how cutoffs are passed: the text SQLAlchemy stores in
+// SQLite, which MySQL and PostgreSQL read as a timestamp.
+const timeFormat = "2006-01-02 15:04:05.000000"
+
+// Cutoff is the time before which rows were deleted long enough ago.
+func Cutoff(now time.Time, ageInDays int) time.Time {
+	return now.UTC().AddDate(0, 0, -ageInDays)
+}
+
+type purger struct {
+	d      dialect.Dialect
+	q      dialect.Querier
+	o      Options
+	cutoff string
+	batch  int
+}
+
+func run(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options, list []table) (res *Result, err error) {
+	if o.MaxRows > MaxRowsLimit {
+		return nil, &ArgError{Msg: MsgMaxRowsRange}
+	}
+	if o.MaxRows < -1 {
+		return nil, &ArgError{Msg: MsgMinimalRows}
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = MaxBatchSize
+	}
+	if o.Log == nil {
+		o.Log = func(string) {}
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if d.Name() == "sqlite" {
+		restore, err := sqliteForeignKeys(ctx, conn)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if rerr := restore(); rerr != nil && err == nil {
+				err = rerr
+			}
+		}()
+	}
+	cut := Cutoff(o.Now, o.AgeInDays)
+	p := &purger{d: d, q: conn, o: o, cutoff: cut.Format(timeFormat), batch: min(DefaultBatchSize, o.BatchSize)}
+	if o.FixedBatch {
+		p.batch = o.BatchSize
+	}
+	res = &Result{Cutoff: cut}
+	for _, t := range list {
+		o.Log(fmt.Sprintf("Purging deleted rows older than %d day(s) from table %s", o.AgeInDays, t.name))
+		tr, err := p.table(ctx, t)
+		if tr != nil {
+			res.Tables = append(res.Tables, *tr)
+		}
+		if err != nil {
+			return res, err
+		}
+		o.Log(fmt.Sprintf("Deleted %d row(s) from table %s", tr.Deleted, t.name))
+	}
+	return res, nil
+}
+
+// sqliteForeignKeys turns foreign-key enforcement on for conn and returns
+// a function that restores the previous setting (the pool's connections
+// keep foreign keys off for migrations).
+func sqliteForeignKeys(ctx context.Context, conn *sql.Conn) (func() error, error) {
+	var was int
+	if err := conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&was); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = ON"); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if was == 1 {
+			return nil
+		}
+		_, err := conn.ExecContext(context.Background(), "PRAGMA foreign_keys = OFF")
+		return err
+	}, nil
+}
+
+// args collects the arguments of one statement and renders their
+// placeholders.
+type args struct {
+	d    dialect.Dialect
+	list []any
+}
+
+func (a *args) add(v any) string {
+	a.list = append(a.list, v)
+	return a.d.Placeholder(len(a.list))
+}
+
+// sel builds the parts of a SELECT over t's eligible rows: the FROM clause,
+// the WHERE condition (adding the cutoff to a), and the age and key
+// expressions.
+func (p *purger) sel(t table, a *args) (from, where, age, key string) {
+	if t.join {
+		from = fmt.Sprintf("%s t JOIN tasks k ON k.id = t.%s", t.name, t.key)
+		where = fmt.Sprintf("k.deleted_at < %s AND k.deleted = TRUE", a.add(p.cutoff))
+		return from, where, "k.deleted_at", "t." + t.key
+	}
+	from = t.name + " t"
+	where = fmt.Sprintf("t.deleted_at < %s AND t.deleted = TRUE", a.add(p.cutoff))
+	for _, r := range t.refs {
+		where += fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s c WHERE c.%s = t.%s)", r.table, r.column, t.key)
+	}
+	return from, where, "t.deleted_at", "t." + t.key
+}
+
+// textCast renders expr as text in the database's own format, so that it
+// can be passed back as an argument and compare equal.
+func (p *purger) textCast(expr string) string {
+	if p.d.Name() == "mysql" {
+		return "CAST(" + expr + " AS CHAR)"
+	}
+	return "CAST(" + expr + " AS TEXT)"
+}
+
+func (p *purger) table(ctx context.Context, t table) (*TableResult, error) {
+	tr := &TableResult{Table: t.name}
+	start := time.Now()
+	total := int64(-1)
+	report := func(done bool) {
+		if p.o.Progress != nil {
+			p.o.Progress(Progress{Table: t.name, Deleted: tr.Deleted, Total: total, Elapsed: time.Since(start), Finished: done})
+		}
+	}
+	var err error
+	switch n := p.o.MaxRows; {
+	case n == 0:
+	case n == -1:
+		err = p.byKey(ctx, t, tr, "", report)
+	case n <= int64(p.o.BatchSize):
+		// Small limits (the default is 100): upstream's own shape, one
+		// SELECT of the oldest rows and one DELETE.
+		total = n
+		err = p.oldest(ctx, t, tr, n, report)
+	default:
+		// Large limits: find the deleted_at of the n-th oldest row, delete
+		// everything older by key ranges, then enough rows of exactly
+		// that age (upstream breaks such ties arbitrarily too).
+		total = n
+		var limit sql.NullString
+		if limit, err = p.nth(ctx, t, n); err != nil {
+			break
+		}
+		if !limit.Valid {
+			// Fewer than n rows are eligible: all of them go.
+			err = p.byKey(ctx, t, tr, "", report)
+			break
+		}
+		if err = p.byKey(ctx, t, tr, limit.String, report); err == nil {
+			err = p.ties(ctx, t, tr, limit.String, n-tr.Deleted, report)
+		}
+	}
+	if err == nil && len(t.refs) > 0 {
+		err = p.kept(ctx, t, tr)
+	}
+	report(true)
+	return tr, err
+}
+
+// byKey deletes every eligible row (older than before too, unless it is
+// ""), walking the primary key in batches.
+func (p *purger) byKey(ctx context.Context, t table, tr *TableResult, before string, report func(bool)) error {
+	var last any
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		a := &args{d: p.d}
+		from, where, age, key := p.sel(t, a)
+		if before != "" {
+			where += fmt.Sprintf(" AND %s < %s", age, a.add(before))
+		}
+		if last != nil {
+			where += fmt.Sprintf(" AND %s > %s", key, a.add(last))
+		}
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d", key, from, where, key, p.batch)
+		ids, err := p.ids(ctx, t, q, a.list...)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := p.delete(ctx, t, tr, ids); err != nil {
+			return err
+		}
+		report(false)
+		last = ids[len(ids)-1]
+	}
+}
+
+// oldest deletes the n oldest eligible rows with one SELECT and one DELETE.
+func (p *purger) oldest(ctx context.Context, t table, tr *TableResult, n int64, report func(bool)) error {
+	a := &args{d: p.d}
+	from, where, age, key := p.sel(t, a)
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d", key, from, where, age, n)
+	ids, err := p.ids(ctx, t, q, a.list...)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	if err := p.delete(ctx, t, tr, ids); err != nil {
+		return err
+	}
+	report(false)
+	return nil
+}
+
+// nth returns the age of the n-th oldest eligible row, or NULL when there
+// are fewer than n.
+func (p *purger) nth(ctx context.Context, t table, n int64) (sql.NullString, error) {
+	a := &args{d: p.d}
+	from, where, age, _ := p.sel(t, a)
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT 1 OFFSET %d", p.textCast(age), from, where, age, n-1)
+	var s sql.NullString
+	err := p.q.QueryRowContext(ctx, q, a.list...).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sql.NullString{}, nil
+	}
+	return s, err
+}
+
+// ties deletes up to n eligible rows whose age equals at.
+func (p *purger) ties(ctx context.Context, t table, tr *TableResult, at string, n int64, report func(bool)) error {
+	for n > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		a := &args{d: p.d}
+		from, where, age, key := p.sel(t, a)
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s = %s ORDER BY %s LIMIT %d",
+			key, from, where, age, a.add(at), key, min(n, int64(p.batch)))
+		ids, err := p.ids(ctx, t, q, a.list...)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		before := tr.Deleted
+		if err := p.delete(ctx, t, tr, ids); err != nil {
+			return err
+		}
+		report(false)
+		if tr.Deleted == before {
+			return nil // they all changed under us
+		}
+		n -= tr.Deleted - before
+	}
+	return nil
+}
+
+func (p *purger) ids(ctx context.Context, t table, q string, args ...any) ([]any, error) {
+	rows, err := p.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		if t.strKey {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		} else {
+			var i int64
+			if err := rows.Scan(&i); err != nil {
+				return nil, err
+			}
+			out = append(out, i)
+		}
+	}
+	return out, rows.Err()
+}
+
+// delete deletes the rows with these keys in one statement (its own
+// transaction), checking again that each is still eligible and
+// unreferenced, and adapts the batch size to how long it took.
+func (p *purger) delete(ctx context.Context, t table, tr *TableResult, ids []any) error {
+	var b strings.Builder
+	a := &args{d: p.d}
+	fmt.Fprintf(&b, "DELETE FROM %s WHERE %s IN (", t.name, t.key)
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.add(id))
+	}
+	ph := a.add(p.cutoff)
+	if t.join {
+		fmt.Fprintf(&b, ") AND EXISTS (SELECT 1 FROM tasks k WHERE k.id = %s.%s AND k.deleted_at < %s AND k.deleted = TRUE)", t.name, t.key, ph)
+	} else {
+		fmt.Fprintf(&b, ") AND deleted_at < %s AND deleted = TRUE", ph)
+		for _, r := range t.refs {
+			fmt.Fprintf(&b, " AND NOT EXISTS (SELECT 1 FROM %s c WHERE c.%s = %s.%s)", r.table, r.column, t.name, t.key)
+		}
+	}
+	began := time.Now()
+	res, err := p.q.ExecContext(ctx, b.String(), a.list...)
+	took := time.Since(began)
+	if err != nil {
+		if isForeignKeyError(err) {
+			return &ReferenceError{Table: t.name, Err: err}
+		}
+		return fmt.Errorf("purging %s: %w", t.name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	tr.Deleted += n
+	tr.Batches++
+	tr.Longest = max(tr.Longest, took)
+	p.adapt(took)
+	return nil
+}
+
+// adapt halves the batch when a DELETE took well over BatchTarget and
+// doubles it (up to Options.BatchSize) when it took well under.
+func (p *purger) adapt(took time.Duration) {
+	if p.o.FixedBatch {
+		return
+	}
+	switch {
+	case took > BatchTarget*3/2 && p.batch > MinBatchSize:
+		p.batch = max(MinBatchSize, p.batch/2)
+	case took < BatchTarget/3 && p.batch < p.o.BatchSize:
+		p.batch = min(p.o.BatchSize, p.batch*2)
+	}
+}
+
+// kept counts the rows old enough to go that references keep, per
+// referencing table.
+func (p *purger) kept(ctx context.Context, t table, tr *TableResult) error {
+	var cols []string
+	for _, r := range t.refs {
+		cols = append(cols, fmt.Sprintf("COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM %s c WHERE c.%s = t.%s) THEN 1 ELSE 0 END), 0)", r.table, r.column, t.key))
+	}
+	var refd []string
+	for _, r := range t.refs {
+		refd = append(refd, fmt.Sprintf("EXISTS (SELECT 1 FROM %s c WHERE c.%s = t.%s)", r.table, r.column, t.key))
+	}
+	q := fmt.Sprintf("SELECT COUNT(*), %s FROM %s t WHERE t.deleted_at < %s AND t.deleted = TRUE AND (%s)",
+		strings.Join(cols, ", "), t.name, p.d.Placeholder(1), strings.Join(refd, " OR "))
+	counts := make([]int64, len(t.refs)+1)
+	dest := make([]any, len(counts))
+	for i := range counts {
+		dest[i] = &counts[i]
+	}
+	if err := p.q.QueryRowContext(ctx, q, p.cutoff).Scan(dest...); err != nil {
+		return fmt.Errorf("counting %s rows kept by references: %w", t.name, err)
+	}
+	tr.Kept = counts[0]
+	if tr.Kept > 0 {
+		tr.KeptBy = map[string]int64{}
+		for i, r := range t.refs {
+			if counts[i+1] > 0 {
+				tr.KeptBy[r.table] = counts[i+1]
+			}
+		}
+	}
+	return nil
+}
+
+// isForeignKeyError recognises a foreign-key violation on each backend:
+// MySQL error 1451, PostgreSQL SQLSTATE 23503, SQLite's
+// SQLITE_CONSTRAINT_FOREIGNKEY.
+func isForeignKeyError(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "FOREIGN KEY constraint failed") ||
+		strings.Contains(s, "Error 1451") || strings.Contains(s, "a foreign key constraint fails") ||
+		strings.Contains(s, "SQLSTATE 23503") || strings.Contains(s, "violates foreign key constraint")
+}
