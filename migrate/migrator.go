@@ -68,7 +68,9 @@ type Options struct {
 	DataProgress func(DataProgress)
 }
 
-func (m *Migrator) env(o Options) Env { return Env{Dialect: m.Dialect.Name(), Online: o.Online} }
+func (m *Migrator) env(o Options, rows []string) Env {
+	return Env{Dialect: m.Dialect.Name(), Online: o.Online, Applied: m.Graph.Applied(rows)}
+}
 
 func (m *Migrator) observe(e Event) error {
 	if m.Observe == nil {
@@ -239,7 +241,7 @@ func (m *Migrator) apply(ctx context.Context, rows []string, rev *Revision, o Op
 		return err
 	}
 	idx := 0
-	for _, op := range rev.OpsFor(m.env(o)) {
+	for _, op := range rev.OpsFor(m.env(o, rows)) {
 		if !m.Dialect.TransactionalDDL() {
 			done, err := m.Dialect.Done(ctx, q, op)
 			if err != nil {
@@ -368,7 +370,7 @@ func (m *Migrator) RenderSQL(rows, targets []string, o Options) ([]string, error
 	}
 	for _, rev := range plan {
 		out = append(out, "-- Running upgrade "+strings.Join(rows, ", ")+" -> "+rev.ID)
-		for _, op := range rev.OpsFor(m.env(o)) {
+		for _, op := range rev.OpsFor(m.env(o, rows)) {
 			stmts, err := m.Dialect.Render(op)
 			if err != nil {
 				return nil, err

@@ -19,6 +19,11 @@ const (
 type Env struct {
 	Dialect string // "sqlite", "mysql" or "postgresql"
 	Online  bool   // true for expand/contract/upgrade, false for sync
+	// Applied holds the revisions applied before this one. A revision
+	// that rebuilds a table (SQLite) uses it to know which columns the
+	// other branch has added by then, as alembic's batch mode learns
+	// from the live table; it is known offline too, from the plan.
+	Applied map[string]bool
 }
 
 // Revision is one node of the revision graph, with alembic's semantics:

@@ -23,7 +23,7 @@ func init() {
 		Ops: func(env migrate.Env) []s.Op {
 			ops := dropVisibilityTriggers(env.Dialect)
 			if env.Dialect == "sqlite" {
-				return append(ops, s.RebuildTable{Table: imagesRebuilt(true)})
+				return append(ops, s.RebuildTable{Table: imagesRebuilt(true, env.Applied)})
 			}
 			vis := nn("visibility", visibilityEnum)
 			vis.Default = s.DefaultString("shared")

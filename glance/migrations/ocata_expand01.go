@@ -20,7 +20,7 @@ func init() {
 				s.CreateIndex{Index: idx("images", "visibility_image_idx", "visibility")},
 			}
 			if env.Dialect == "sqlite" {
-				ops = append(ops, s.RebuildTable{Table: imagesRebuilt(false)})
+				ops = append(ops, s.RebuildTable{Table: imagesRebuilt(false, env.Applied)})
 			} else {
 				ops = append(ops, s.AlterColumn{Table: "images", New: col("is_public", s.PlainBool), ChangeNullable: true, ChangeDefault: true})
 			}

@@ -52,7 +52,7 @@ func imagesLiberty() *s.Table {
 // imagesRebuilt returns images as SQLite holds it after ocata_expand01's
 // rebuild, or, with contracted, after ocata_contract01's. A rebuild keeps
 // column order and defaults but loses the boolean CHECKs.
-func imagesRebuilt(contracted bool) *s.Table {
+func imagesRebuilt(contracted bool, applied map[string]bool) *s.Table {
 	t := imagesLiberty()
 	var cols []s.Column
 	for _, c := range t.Columns {
@@ -73,6 +73,18 @@ func imagesRebuilt(contracted bool) *s.Table {
 		vis.Default = s.DefaultString("shared")
 	}
 	t.Columns = append(cols, vis)
+	// Columns the expand branch added by the time of the rebuild, in the
+	// order SQLite appended them.
+	if applied["rocky_expand01"] {
+		hidden := nn("os_hidden", s.PlainBool)
+		hidden.Default = s.DefaultFalse()
+		t.Columns = append(t.Columns, hidden)
+		t.Indexes = append(t.Indexes, idx("images", "os_hidden_image_idx", "os_hidden"))
+	}
+	if applied["rocky_expand02"] {
+		t.Columns = append(t.Columns, col("os_hash_algo", s.Str(64)), col("os_hash_value", s.Str(128)))
+		t.Indexes = append(t.Indexes, idx("images", "os_hash_value_image_idx", "os_hash_value"))
+	}
 	var ixs []s.Index
 	for _, ix := range t.Indexes {
 		if contracted && ix.Name == "ix_images_is_public" {
