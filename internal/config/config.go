@@ -167,7 +167,10 @@ type SubstitutionError struct {
 	Section, Key string
 	Source       string // where the value came from
 	Reason       string
+	Err          error // the cause (e.g. a reference loop)
 }
+
+func (e *SubstitutionError) Unwrap() error { return e.Err }
 
 func (e *SubstitutionError) Error() string {
 	return fmt.Sprintf("config: [%s] %s (from %s): %s", e.Section, e.Key, e.Source, e.Reason)
@@ -425,7 +428,7 @@ func (c *Config) resolve() error {
 		}
 		s, err := c.substitute(v, n.group, 0, false)
 		if err != nil {
-			return "", &SubstitutionError{Section: n.group, Key: n.opt, Source: src, Reason: err.Error()}
+			return "", &SubstitutionError{Section: n.group, Key: n.opt, Source: src, Reason: err.Error(), Err: err}
 		}
 		return s, nil
 	}
@@ -438,7 +441,7 @@ func (c *Config) resolve() error {
 		}
 		s, err := c.substitute(v, matched.group, 0, false)
 		if err != nil {
-			return &SubstitutionError{Section: matched.group, Key: matched.opt, Source: src, Reason: err.Error()}
+			return &SubstitutionError{Section: matched.group, Key: matched.opt, Source: src, Reason: err.Error(), Err: err}
 		}
 		c.Connection, c.ConnectionSource = s, src
 	}
