@@ -87,8 +87,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	// Cobra's own errors are usage errors: unknown command or flag, bad
 	// flag value, wrong number of arguments.
-	fmt.Fprintf(env.Stderr, "glance-manage: error: %v\n", err)
-	fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", filepath.Base(env.Argv0))
+	fmt.Fprintf(env.Stderr, "glance-manage: error: %v (run '%s --help' for usage)\n", err, helpTarget(filepath.Base(env.Argv0), args))
 	return exitUsage
 }
 
@@ -135,4 +134,32 @@ func pythonList(heads []string) string {
 		q[i] = "'" + h + "'"
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// helpTarget names the command whose --help explains a usage error:
+// "glance-manage db sync" for `glance-manage db sync a b`.
+func helpTarget(prog string, args []string) string {
+	words := []string{prog}
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if a == "db" || (i > 0 && args[i-1] == "db") || strings.HasPrefix(a, "db_") {
+			words = append(words, a)
+			if a != "db" {
+				break
+			}
+			continue
+		}
+		break
+	}
+	return strings.Join(words, " ")
+}
+
+// noArgs refuses positional arguments with a message that names them.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
+	}
+	return nil
 }

@@ -112,12 +112,12 @@ func (a *app) coreCommands() []pair {
 		}
 	}
 	return []pair{
-		a.newPair("version", "", cobra.NoArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
+		a.newPair("version", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			return a.version(ctx, s, versionFormat)
 		}), func(c *cobra.Command) {
 			c.Flags().StringVar(&versionFormat, "format", "text", "output format: text or json")
 		}),
-		a.newPair("check", "", cobra.NoArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
+		a.newPair("check", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			return a.check(ctx, s, checkFormat)
 		}), func(c *cobra.Command) {
 			c.Flags().StringVar(&checkFormat, "format", "text", "output format: text or json")
@@ -149,15 +149,15 @@ func (a *app) coreCommands() []pair {
 			}
 			return a.withDB(func(ctx context.Context, s *session, _ []string) error { return a.versionControl(ctx, s, v) })(cmd, args)
 		}, versionFlag(&vcVersion, "")),
-		a.newPair("expand", "", cobra.NoArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
+		a.newPair("expand", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			return a.expand(ctx, s, true)
 		}), nil),
-		a.newPair("migrate", "", cobra.NoArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
+		a.newPair("migrate", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			return a.migrate(ctx, s, maxRows)
 		}), func(c *cobra.Command) {
 			c.Flags().Int64Var(&maxRows, "max-rows", -1, "migrate at most N rows, then exit 0 if nothing remains or 1 with a message if work remains (-1: all)")
 		}),
-		a.newPair("contract", "", cobra.NoArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
+		a.newPair("contract", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			return a.contract(ctx, s, true)
 		}), nil),
 	}
@@ -190,7 +190,10 @@ func (a *app) version(ctx context.Context, s *session, format string) error {
 func composite(st *glance.Status) string {
 	lvl := func(l glance.Level) string {
 		if l.Current == "" {
-			return "none"
+			if l.Head == "" || len(l.Pending) == 0 {
+				return "none"
+			}
+			return fmt.Sprintf("none yet (%d to go to %s)", len(l.Pending), l.Head)
 		}
 		if l.AtHead() {
 			return l.Current + " (head)"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/glance-manage/glance-manage/dburl"
 	"github.com/glance-manage/glance-manage/glance"
@@ -45,12 +46,20 @@ func (a *app) open(ctx context.Context) (*session, error) {
 	}
 	conn := cfg.Connection
 	if conn == "" {
-		if len(cfg.Files) > 0 || len(a.configFiles) > 0 {
+		// Files named on the command line must say where the database
+		// is; otherwise (none found, or packaged defaults that leave
+		// [database] connection commented out) the embedded default is
+		// used, and the tool says so.
+		if len(a.configFiles) > 0 {
 			return nil, exit(exitError, "ERROR: no database connection is configured: set [database] connection in %s (or the OS_DATABASE__CONNECTION environment variable)", configNames(cfg))
 		}
 		abs, _ := filepath.Abs(DefaultSQLiteFile)
 		conn = "sqlite:///" + abs // an absolute path: sqlite:////abs/path
-		a.logf("No configuration found; using the SQLite database %s (set [database] connection in glance-api.conf to use another).", abs)
+		where := "No configuration found"
+		if len(cfg.Files) > 0 {
+			where = "No [database] connection in " + strings.Join(cfg.Files, ", ")
+		}
+		a.logf("%s; using the SQLite database %s (set [database] connection in glance-api.conf, or OS_DATABASE__CONNECTION, to use another).", where, abs)
 	}
 	u, err := dburl.Parse(conn)
 	if err != nil {
