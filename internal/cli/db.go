@@ -282,7 +282,7 @@ func (a *app) sync(ctx context.Context, s *session, version string) error {
 	if err := a.prepare(ctx, s); err != nil {
 		return err
 	}
-	heads, err := s.mgr.Heads(ctx)
+	heads, err := s.mgr.CheckedHeads(ctx)
 	if err != nil {
 		return a.fail(err)
 	}
