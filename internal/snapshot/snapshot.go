@@ -1,0 +1,151 @@
+// Package snapshot describes a whole database, schema and rows, as text,
+// so that tests can check that two databases are the same: a restored
+// backup and the original, or the same database before and after a dry
+// run.
+package snapshot
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/glance-manage/glance-manage/internal/schemadump"
+)
+
+// Take returns the schema dump (package schemadump) of db followed by the
+// rows of every table, each table's rows sorted, with values printed
+// uniformly (NULL, text, numbers; times in UTC).
+func Take(ctx context.Context, db *sql.DB, backend string) (string, error) {
+	schema, err := schemadump.Dump(ctx, db, backend)
+	if err != nil {
+		return "", err
+	}
+	tables, err := tableNames(ctx, db, backend)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString(schema)
+	for _, t := range tables {
+		lines, err := tableRows(ctx, db, backend, t)
+		if err != nil {
+			return "", fmt.Errorf("snapshot: table %s: %w", t, err)
+		}
+		fmt.Fprintf(&b, "\nrows %s (%d)\n", t, len(lines))
+		for _, l := range lines {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	return b.String(), nil
+}
+
+func tableNames(ctx context.Context, db *sql.DB, backend string) ([]string, error) {
+	var q string
+	switch backend {
+	case "sqlite":
+		q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+	case "mysql":
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+	case "postgresql":
+		q = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+	default:
+		return nil, fmt.Errorf("snapshot: unknown backend %q", backend)
+	}
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out, rows.Err()
+}
+
+func tableRows(ctx context.Context, db *sql.DB, backend, table string) ([]string, error) {
+	quote := `"`
+	if backend == "mysql" {
+		quote = "`"
+	}
+	// Name the columns, read from the catalog: a cached "SELECT *" would
+	// outlive a schema change on drivers that cache prepared statements
+	// (pgx).
+	cols, err := columnNames(ctx, db, backend, table)
+	if err != nil {
+		return nil, err
+	}
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = quote + c + quote
+	}
+	rows, err := db.QueryContext(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+quote+table+quote)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		parts := make([]string, len(cols))
+		for i, v := range vals {
+			parts[i] = cols[i] + "=" + format(v)
+		}
+		out = append(out, strings.Join(parts, " "))
+	}
+	sort.Strings(out)
+	return out, rows.Err()
+}
+
+func format(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		return fmt.Sprintf("%q", string(x))
+	case string:
+		return fmt.Sprintf("%q", x)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+func columnNames(ctx context.Context, db *sql.DB, backend, table string) ([]string, error) {
+	var q string
+	switch backend {
+	case "sqlite":
+		q = "SELECT name FROM pragma_table_info(?) ORDER BY cid"
+	case "mysql":
+		q = "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position"
+	default:
+		q = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
+	}
+	rows, err := db.QueryContext(ctx, q, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
