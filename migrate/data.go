@@ -35,6 +35,14 @@ type DataProgress struct {
 	Total     int64 // rows pending when it started
 	Elapsed   time.Duration
 	Finished  bool
+	// Batches run so far; the last one's size (rows asked for) and
+	// duration, from BEGIN to COMMIT: as long as it held its row locks;
+	// and the longest so far.
+	Batches   int64
+	BatchSize int
+	LastBatch time.Duration
+	MaxBatch  time.Duration
+	Retries   int64 // batches tried again after a deadlock or lock timeout
 }
 
 // DataPendingError is returned when a revision would run before the data
@@ -50,8 +58,17 @@ func (e *DataPendingError) Error() string {
 }
 func (e *DataPendingError) Unwrap() error { return ErrDataMigrationPending }
 
-// DefaultDataBatch is the number of rows a data-migration batch touches.
-const DefaultDataBatch = 1000
+// Data-migration batches. With Options.DataBatch unset, a batch starts at
+// DefaultDataBatch rows and the size adapts so that each transaction
+// takes about DefaultDataBatchTarget (between MinDataBatch and
+// MaxDataBatch rows): long enough to amortize the round trips, short
+// enough that no writer waits long for a row the batch holds.
+const (
+	DefaultDataBatch       = 1000
+	MinDataBatch           = 100
+	MaxDataBatch           = 20000
+	DefaultDataBatchTarget = 100 * time.Millisecond
+)
 
 // PendingData lists, for every data migration whose expand revision is
 // applied and whose contract revision is not, the rows it still has to
@@ -115,53 +132,97 @@ func (m *Migrator) RunData(ctx context.Context, maxRows int64, o Options) (chang
 }
 
 // runData runs dm in batches, each in its own short transaction, until
-// it is complete or limit rows were changed (limit < 0: no limit).
+// it is complete or limit rows were changed (limit < 0: no limit). A
+// batch that fails on a deadlock, a lock wait timeout or a busy database
+// is rolled back and tried again after a backoff.
 func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, o Options) (int64, error) {
-	batch := o.DataBatch
-	if batch <= 0 {
+	batch, adaptive := o.DataBatch, o.DataBatch <= 0
+	if adaptive {
 		batch = DefaultDataBatch
 	}
+	target := o.DataBatchTarget
+	if target <= 0 {
+		target = DefaultDataBatchTarget
+	}
+	on, _ := m.Dialect.(dialect.Online)
 	total, err := dm.Pending(ctx, m.DB, m.Dialect)
 	if err != nil {
 		return 0, err
 	}
 	start := time.Now()
-	var done int64
+	p := DataProgress{Migration: dm.Name, Total: total}
 	cursor := ""
 	for {
 		if err := ctx.Err(); err != nil {
-			return done, err
+			return p.Done, err
 		}
 		n := batch
-		if limit >= 0 && int64(n) > limit-done {
-			n = int(limit - done)
+		if limit >= 0 && int64(n) > limit-p.Done {
+			n = int(limit - p.Done)
 		}
 		if n <= 0 {
 			break
 		}
-		tx, err := m.DB.BeginTx(ctx, nil)
+		var next string
+		var c int64
+		var took time.Duration
+		for attempt := 0; ; attempt++ {
+			next, c, took, err = m.dataBatch(ctx, dm, cursor, n)
+			if err == nil || on == nil || !on.Retryable(err) || attempt >= DefaultLockRetries {
+				break
+			}
+			p.Retries++
+			if serr := sleep(ctx, backoff(attempt)/4); serr != nil {
+				return p.Done, serr
+			}
+		}
 		if err != nil {
-			return done, err
+			return p.Done, fmt.Errorf("migrate: data migration %s: %w", dm.Name, err)
 		}
-		next, c, err := dm.Batch(ctx, tx, m.Dialect, cursor, n)
-		if err != nil {
-			tx.Rollback() //nolint:errcheck // the batch error is what matters
-			return done, fmt.Errorf("migrate: data migration %s: %w", dm.Name, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return done, err
-		}
-		done += c
+		p.Done += c
+		p.Batches++
+		p.BatchSize, p.LastBatch = n, took
+		p.MaxBatch = max(p.MaxBatch, took)
+		p.Elapsed = time.Since(start)
 		if o.DataProgress != nil {
-			o.DataProgress(DataProgress{Migration: dm.Name, Done: done, Total: total, Elapsed: time.Since(start)})
+			o.DataProgress(p)
 		}
 		if next == "" {
 			break
 		}
 		cursor = next
+		if adaptive && n == batch {
+			switch {
+			case took < target/2:
+				batch = min(batch*2, MaxDataBatch)
+			case took > target:
+				batch = max(batch/2, MinDataBatch)
+			}
+		}
 	}
+	p.Elapsed, p.Finished = time.Since(start), true
 	if o.DataProgress != nil {
-		o.DataProgress(DataProgress{Migration: dm.Name, Done: done, Total: total, Elapsed: time.Since(start), Finished: true})
+		o.DataProgress(p)
 	}
-	return done, nil
+	return p.Done, nil
+}
+
+// dataBatch runs one batch in its own transaction and reports how long
+// the transaction lasted.
+func (m *Migrator) dataBatch(ctx context.Context, dm *DataMigration, cursor string, n int) (string, int64, time.Duration, error) {
+	if err := m.observe(Event{Kind: DataBatch, SQL: dm.Name}); err != nil {
+		return "", 0, 0, err
+	}
+	t0 := time.Now()
+	tx, err := m.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	next, c, err := dm.Batch(ctx, tx, m.Dialect, cursor, n)
+	if err != nil {
+		tx.Rollback() //nolint:errcheck // the batch error is what matters
+		return "", 0, time.Since(t0), err
+	}
+	err = tx.Commit()
+	return next, c, time.Since(t0), err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 	"github.com/glance-manage/glance-manage/migrate/schema"
@@ -19,11 +20,14 @@ const VersionTable = "alembic_version"
 // Event is reported to Migrator.Observe as work proceeds.
 type Event struct {
 	Kind     EventKind
-	Revision *Revision // the revision being applied (RevisionStart/Done, Statement)
-	From     string    // RevisionStart: the rows it builds on, joined by ","
-	Op       schema.Op // Statement, OpSkipped
-	SQL      string    // Statement: the statement about to run
-	Index    int       // Statement: position of the statement within the revision
+	Revision *Revision     // the revision being applied (RevisionStart/Done, Statement)
+	From     string        // RevisionStart: the rows it builds on, joined by ","
+	Op       schema.Op     // Statement, OpSkipped
+	SQL      string        // Statement: the statement about to run
+	Index    int           // Statement: position of the statement within the revision
+	Err      error         // Retry: what failed
+	Wait     time.Duration // Retry: the backoff before the next attempt
+	Attempt  int           // Retry: the attempt about to be made after the first (1, 2, ...)
 }
 
 // EventKind says what an Event reports.
@@ -35,6 +39,12 @@ const (
 	RevisionDone
 	Statement // about to execute SQL
 	OpSkipped // the operation was found done already (resume)
+	// Retry: an online revision failed on a lock wait timeout, a deadlock
+	// or a busy database and is tried again after Wait.
+	Retry
+	// DataBatch: about to run one data-migration batch (its own
+	// transaction); SQL names the data migration.
+	DataBatch
 )
 
 // Migrator applies revisions of a Graph to one database.
@@ -66,6 +76,23 @@ type Options struct {
 	DataBatch int
 	// DataProgress receives data-migration progress.
 	DataProgress func(DataProgress)
+	// DataBatchTarget is how long one data-migration batch (one
+	// transaction, holding its row locks) should take when DataBatch is 0:
+	// the batch size adapts to it (0: DefaultDataBatchTarget).
+	DataBatchTarget time.Duration
+
+	// Online DDL (only when Online is set; see dialect.Online). Each DDL
+	// statement waits at most LockTimeout for its lock (0:
+	// DefaultLockTimeout), and a revision that timed out is tried again
+	// with backoff up to LockRetries times (0: DefaultLockRetries, <0:
+	// never). Statements ask for the least blocking algorithm the server
+	// offers (MySQL ALGORITHM=INSTANT or INPLACE, LOCK=NONE; PostgreSQL
+	// CREATE INDEX CONCURRENTLY).
+	LockTimeout time.Duration
+	LockRetries int
+	// PlainDDL runs an online revision's statements as rendered, without
+	// lock timeouts, retries or online algorithms (for comparison).
+	PlainDDL bool
 }
 
 func (m *Migrator) env(o Options, rows []string) Env {
@@ -73,6 +100,9 @@ func (m *Migrator) env(o Options, rows []string) Env {
 }
 
 func (m *Migrator) observe(e Event) error {
+	if crashHook != nil {
+		crashHook(e)
+	}
 	if m.Observe == nil {
 		return nil
 	}
@@ -217,32 +247,87 @@ func (m *Migrator) ensureData(ctx context.Context, rows []string, rev *Revision,
 	return total, nil
 }
 
-// apply runs one revision and records it in the version table.
+// apply runs one revision and records it in the version table. On an
+// online run a revision (MySQL: its statements are resumed through Done)
+// that failed waiting for a lock, in a deadlock or on a busy database is
+// tried again after a backoff, up to Options.LockRetries times.
 func (m *Migrator) apply(ctx context.Context, rows []string, rev *Revision, o Options) error {
 	if err := m.observe(Event{Kind: RevisionStart, Revision: rev, From: strings.Join(rows, ",")}); err != nil {
 		return err
+	}
+	on := m.online(o)
+	for attempt := 0; ; attempt++ {
+		err := m.applyOnce(ctx, rows, rev, o, on)
+		if err == nil {
+			break
+		}
+		if on == nil || !on.Retryable(err) || attempt >= lockRetries(o) || ctx.Err() != nil {
+			return err
+		}
+		wait := backoff(attempt)
+		if oerr := m.observe(Event{Kind: Retry, Revision: rev, Err: err, Wait: wait, Attempt: attempt + 1}); oerr != nil {
+			return oerr
+		}
+		if serr := sleep(ctx, wait); serr != nil {
+			return err
+		}
+	}
+	return m.observe(Event{Kind: RevisionDone, Revision: rev})
+}
+
+// applyOnce makes one attempt at rev. Where DDL is transactional the
+// revision runs in one transaction, unless it has statements that cannot
+// run in one (PostgreSQL's CREATE INDEX CONCURRENTLY): then it runs in
+// several, the version table changing in the last, and, as on MySQL,
+// each operation found done (Done) is skipped, so that an attempt after a
+// crash or a failure continues where the last one stopped.
+func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, o Options, on dialect.Online) error {
+	type step struct {
+		op    schema.Op
+		stmts []dialect.Stmt
+	}
+	var steps []step
+	split := false
+	for _, op := range m.opsFor(rev, o, rows) {
+		var stmts []dialect.Stmt
+		if _, ok := op.(schema.Precondition); !ok {
+			var err error
+			if stmts, err = m.renderOnline(op, on); err != nil {
+				return &StepError{Revision: rev.ID, Op: op.Describe(), Err: err}
+			}
+		}
+		for _, st := range stmts {
+			split = split || st.NoTx
+		}
+		steps = append(steps, step{op, stmts})
 	}
 	conn, err := m.DB.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	var q dialect.Querier = conn
-	var tx *sql.Tx
-	if m.Dialect.TransactionalDDL() {
-		tx, err = conn.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback() //nolint:errcheck // no-op after commit
-		q = tx
+	seg := &segment{conn: conn, transactional: m.Dialect.TransactionalDDL(), on: on, timeout: lockTimeout(o)}
+	defer seg.close()
+	resumable := !seg.transactional || split
+	q, err := seg.q(ctx)
+	if err != nil {
+		return err
 	}
 	if err := m.ensureVersionTable(ctx, q); err != nil {
 		return err
 	}
 	idx := 0
-	for _, op := range rev.OpsFor(m.env(o, rows)) {
-		if !m.Dialect.TransactionalDDL() {
+	for _, stp := range steps {
+		op := stp.op
+		if q, err = seg.q(ctx); err != nil {
+			return err
+		}
+		if p, ok := op.(schema.Precondition); ok {
+			if err := checkPrecondition(ctx, q, rev.ID, p); err != nil {
+				return err
+			}
+			continue
+		}
+		if resumable {
 			done, err := m.Dialect.Done(ctx, q, op)
 			if err != nil {
 				return &StepError{Revision: rev.ID, Op: op.Describe(), Err: err}
@@ -254,28 +339,36 @@ func (m *Migrator) apply(ctx context.Context, rows []string, rev *Revision, o Op
 				continue
 			}
 		}
-		stmts, err := m.Dialect.Render(op)
-		if err != nil {
-			return &StepError{Revision: rev.ID, Op: op.Describe(), Err: err}
-		}
-		for _, s := range stmts {
-			if err := m.observe(Event{Kind: Statement, Revision: rev, Op: op, SQL: s, Index: idx}); err != nil {
+		for _, st := range stp.stmts {
+			if st.NoTx {
+				q, err = seg.bare()
+			} else {
+				q, err = seg.q(ctx)
+			}
+			if err != nil {
 				return err
 			}
-			idx++
-			if _, err := q.ExecContext(ctx, s); err != nil {
-				return &StepError{Revision: rev.ID, Op: op.Describe(), SQL: s, Err: err}
+			for i, form := range st.Forms {
+				if err := m.observe(Event{Kind: Statement, Revision: rev, Op: op, SQL: form, Index: idx}); err != nil {
+					return err
+				}
+				idx++
+				_, err := q.ExecContext(ctx, form)
+				if err == nil {
+					break
+				}
+				if i < len(st.Forms)-1 && on != nil && on.Refused(err) {
+					continue // the server cannot do it this way; ask for the next form
+				}
+				return &StepError{Revision: rev.ID, Op: op.Describe(), SQL: form, Err: err}
 			}
 		}
 	}
 	// The version table changes in a transaction of its own on MySQL, so
 	// the rows always describe a whole revision.
-	if tx == nil {
-		tx, err = conn.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback() //nolint:errcheck // no-op after commit
+	tx, err := seg.versionTx(ctx)
+	if err != nil {
+		return err
 	}
 	live, err := m.heads(ctx, tx)
 	if err != nil {
@@ -294,10 +387,8 @@ func (m *Migrator) apply(ctx context.Context, rows []string, rev *Revision, o Op
 			return &StepError{Revision: rev.ID, Op: "record the revision in " + VersionTable, SQL: s, Err: err}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	return m.observe(Event{Kind: RevisionDone, Revision: rev})
+	seg.tx = nil
+	return tx.Commit()
 }
 
 func sameSet(a, b []string) bool {

@@ -7,8 +7,9 @@ package datamigrations
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
@@ -26,42 +27,21 @@ func count(ctx context.Context, q dialect.Querier, query string, args ...any) (i
 	return n, err
 }
 
-// placeholders renders n bind markers starting at position from.
-func placeholders(d dialect.Dialect, from, n int) string {
-	p := make([]string, n)
-	for i := range p {
-		p[i] = d.Placeholder(from + i)
+// keyRange finds the next batch: the keys of up to limit rows of table
+// matching where with key > cursor, as a primary-key range. It returns
+// the range's upper bound (inclusive) and how many matching rows it
+// holds (0: none left). The batch then updates the rows of the range
+// (cursor, upper] that still match where, in one short transaction: rows
+// services wrote meanwhile are left alone or picked up.
+func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, key, where string, cursor any, limit int) (upper string, n int, err error) {
+	var hi sql.NullString
+	err = q.QueryRowContext(ctx, fmt.Sprintf(
+		"SELECT COUNT(*), MAX(k) FROM (SELECT %s AS k FROM %s WHERE %s AND %s > %s ORDER BY %s LIMIT %d) batch",
+		key, table, where, key, d.Placeholder(1), key, limit), cursor).Scan(&n, &hi)
+	if err != nil || !hi.Valid {
+		return "", 0, err
 	}
-	return strings.Join(p, ", ")
-}
-
-// nextKeys selects up to limit keys (as strings) from query, which must
-// take the cursor as its only argument and return one key column in
-// ascending order. It returns the keys and the cursor to continue from
-// ("" when the selection was the last one).
-func nextKeys(ctx context.Context, q dialect.Querier, query string, cursor any, limit int) ([]any, string, error) {
-	rows, err := q.QueryContext(ctx, query, cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var keys []any
-	var last string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, "", err
-		}
-		keys = append(keys, k)
-		last = k
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	if len(keys) < limit {
-		last = ""
-	}
-	return keys, last, nil
+	return hi.String, n, nil
 }
 
 // isTrue renders a boolean column test the backend understands.

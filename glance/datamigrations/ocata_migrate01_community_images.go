@@ -25,9 +25,8 @@ func communityImages() *migrate.DataMigration {
 			return count(ctx, q, "SELECT COUNT(*) FROM images WHERE visibility IS NULL")
 		},
 		Batch: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int64, error) {
-			keys, next, err := nextKeys(ctx, q, fmt.Sprintf(
-				"SELECT id FROM images WHERE visibility IS NULL AND id > %s ORDER BY id LIMIT %d", d.Placeholder(1), limit), cursor, limit)
-			if err != nil || len(keys) == 0 {
+			upper, n, err := keyRange(ctx, q, d, "images", "id", "visibility IS NULL", cursor, limit)
+			if err != nil || n == 0 {
 				return "", 0, err
 			}
 			value := fmt.Sprintf("CASE WHEN %s THEN 'public' WHEN EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND %s) THEN 'shared' ELSE 'private' END",
@@ -35,13 +34,16 @@ func communityImages() *migrate.DataMigration {
 			if d.Name() == "postgresql" {
 				value = "(" + value + ")::image_visibility"
 			}
-			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE images SET visibility = %s WHERE visibility IS NULL AND id IN (%s)",
-				value, placeholders(d, 1, len(keys))), keys...)
+			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE images SET visibility = %s WHERE visibility IS NULL AND id > %s AND id <= %s",
+				value, d.Placeholder(1), d.Placeholder(2)), cursor, upper)
 			if err != nil {
 				return "", 0, err
 			}
-			n, err := res.RowsAffected()
-			return next, n, err
+			changed, err := res.RowsAffected()
+			if n < limit {
+				upper = "" // that was the last batch
+			}
+			return upper, changed, err
 		},
 	}
 }

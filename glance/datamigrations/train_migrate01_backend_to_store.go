@@ -31,21 +31,20 @@ func backendToStore() *migrate.DataMigration {
 			return count(ctx, q, "SELECT COUNT(*) FROM image_locations WHERE "+hasBackend(d))
 		},
 		Batch: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int64, error) {
-			keys, next, err := nextKeys(ctx, q, fmt.Sprintf(
-				"SELECT id FROM image_locations WHERE %s AND id > %s ORDER BY id LIMIT %d", hasBackend(d), d.Placeholder(1), limit), atoi(cursor), limit)
-			if err != nil || len(keys) == 0 {
+			upper, n, err := keyRange(ctx, q, d, "image_locations", "id", hasBackend(d), atoi(cursor), limit)
+			if err != nil || n == 0 {
 				return "", 0, err
 			}
-			for i, k := range keys {
-				keys[i] = atoi(k.(string))
-			}
-			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE image_locations SET meta_data = REPLACE(meta_data, '%s', '\"store\":') WHERE id IN (%s)",
-				backendKey, placeholders(d, 1, len(keys))), keys...)
+			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE image_locations SET meta_data = REPLACE(meta_data, '%s', '\"store\":') WHERE %s AND id > %s AND id <= %s",
+				backendKey, hasBackend(d), d.Placeholder(1), d.Placeholder(2)), atoi(cursor), atoi(upper))
 			if err != nil {
 				return "", 0, err
 			}
-			n, err := res.RowsAffected()
-			return next, n, err
+			changed, err := res.RowsAffected()
+			if n < limit {
+				upper = "" // that was the last batch
+			}
+			return upper, changed, err
 		},
 	}
 }

@@ -11,8 +11,8 @@ func init() {
 		ID: "mitaka01", Down: "liberty", Release: "mitaka",
 		Message: "add index on created_at and updated_at columns of 'images' table",
 		Ops: same(
-			s.CreateIndex{Index: idx("images", "created_at_image_idx", "created_at")},
-			s.CreateIndex{Index: idx("images", "updated_at_image_idx", "updated_at")},
+			s.CreateIndex{Index: idx("images", "created_at_image_idx", "created_at"), Concurrently: true},
+			s.CreateIndex{Index: idx("images", "updated_at_image_idx", "updated_at"), Concurrently: true},
 		),
 	})
 }

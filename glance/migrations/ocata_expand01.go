@@ -17,7 +17,7 @@ func init() {
 			ops := []s.Op{
 				s.CreateEnum{Name: visibilityEnum.Name, Values: visibilityEnum.Values},
 				s.AddColumn{Table: "images", Column: col("visibility", visibilityEnum)},
-				s.CreateIndex{Index: idx("images", "visibility_image_idx", "visibility")},
+				s.CreateIndex{Index: idx("images", "visibility_image_idx", "visibility"), Concurrently: true},
 			}
 			if env.Dialect == "sqlite" {
 				ops = append(ops, s.RebuildTable{Table: imagesRebuilt(false, env.Applied)})

@@ -9,6 +9,6 @@ func init() {
 	hidden.Default = s.DefaultFalse()
 	register(expandRev("rocky_expand01", "queens_expand01", "rocky", "add os_hidden column to images table", same(
 		s.AddColumn{Table: "images", Column: hidden},
-		s.CreateIndex{Index: idx("images", "os_hidden_image_idx", "os_hidden")},
+		s.CreateIndex{Index: idx("images", "os_hidden_image_idx", "os_hidden"), Concurrently: true},
 	)))
 }

@@ -8,6 +8,6 @@ func init() {
 		s.AddColumn{Table: "tasks", Column: col("image_id", s.Str(36))},
 		s.AddColumn{Table: "tasks", Column: col("request_id", s.Str(64))},
 		s.AddColumn{Table: "tasks", Column: col("user_id", s.Str(64))},
-		s.CreateIndex{Index: idx("tasks", "ix_tasks_image_id", "image_id")},
+		s.CreateIndex{Index: idx("tasks", "ix_tasks_image_id", "image_id"), Concurrently: true},
 	)))
 }

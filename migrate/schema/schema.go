@@ -97,6 +97,11 @@ type Table struct {
 	// MySQLOptions adds ENGINE=InnoDB CHARSET=utf8 on MySQL, as every
 	// upstream create_table does (alembic_version gets none).
 	MySQLOptions bool
+	// CheckNames names the boolean CHECK constraints by column, where a
+	// backend names them (MySQL/MariaDB); nil leaves the naming to the
+	// server. Model fills it in so that a table built in one step gets
+	// the names a step-by-step history would have left.
+	CheckNames map[string]string
 }
 
 // Column returns the named column, or nil.
@@ -141,8 +146,18 @@ type AlterColumn struct {
 	ChangeDefault  bool
 }
 
-// CreateIndex creates an index. Done: an index of that name exists.
-type CreateIndex struct{ Index Index }
+// CreateIndex creates an index. Done: a usable index of that name exists
+// (PostgreSQL: a valid one; an invalid leftover of an interrupted
+// concurrent build is dropped and built again).
+type CreateIndex struct {
+	Index Index
+	// Concurrently marks an index on a table that may be large and in use
+	// (images, tasks, ...). On an online run the backend builds it without
+	// blocking writers: PostgreSQL with CREATE INDEX CONCURRENTLY, outside
+	// the revision's transaction; MySQL with ALGORITHM=INPLACE, LOCK=NONE.
+	// Offline runs and rendered SQL use the plain statement.
+	Concurrently bool
+}
 
 // DropIndex drops an index. Done: no index of that name exists.
 type DropIndex struct{ Name, Table string }
@@ -172,12 +187,29 @@ type CreateTrigger struct {
 // DropTrigger drops a trigger if present. Done: it is absent.
 type DropTrigger struct{ Name, Table string }
 
+// Precondition checks the data before a destructive operation (a
+// dropped column, a rebuilt table): it counts the rows of Table matching
+// Where, the rows whose data the next operations would lose, and the
+// engine stops the revision with a *migrate.PreconditionError unless
+// there are none. It changes nothing; it is never "done", so a re-run
+// checks again.
+type Precondition struct {
+	Desc  string // what must hold, e.g. "every image has a visibility"
+	Table string
+	Where string // the rows that violate it, e.g. "visibility IS NULL"
+}
+
 // Exec runs statements that change data or objects the other ops do not
 // describe. When DoneQuery is set and returns a row, the op is done.
 type Exec struct {
 	Desc      string
 	SQL       []string
 	DoneQuery string
+	// Skippable says the statements change nothing on a database built
+	// from scratch: they only touch rows, or drop (IF EXISTS) objects
+	// that such a build never creates. Model accepts only skippable
+	// Execs.
+	Skippable bool
 }
 
 func (o CreateTable) Describe() string { return "create table " + o.Table.Name }
@@ -200,3 +232,6 @@ func (o CreateTrigger) Describe() string {
 }
 func (o DropTrigger) Describe() string { return fmt.Sprintf("drop trigger %s on %s", o.Name, o.Table) }
 func (o Exec) Describe() string        { return o.Desc }
+func (o Precondition) Describe() string {
+	return fmt.Sprintf("check that %s (no row of %s where %s)", o.Desc, o.Table, o.Where)
+}

@@ -3,7 +3,10 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 	"github.com/glance-manage/glance-manage/migrate/schema"
@@ -91,6 +94,42 @@ func (d Dialect) Done(ctx context.Context, q dialect.Querier, op schema.Op) (boo
 			return false, nil
 		}
 		return dialect.Exists(ctx, q, o.DoneQuery)
+	case schema.Precondition:
+		return false, nil
 	}
 	return false, &dialect.ErrUnsupported{Dialect: d.Name(), Op: op}
+}
+
+// Server error numbers the engine reacts to.
+const (
+	errLockWaitTimeout      = 1205 // ER_LOCK_WAIT_TIMEOUT (row and metadata locks)
+	errDeadlock             = 1213 // ER_LOCK_DEADLOCK
+	errSyntax               = 1064 // ER_PARSE_ERROR (an ALGORITHM clause an old server does not know)
+	errAlterNotSupported    = 1845 // ER_ALTER_OPERATION_NOT_SUPPORTED
+	errAlterNotSupportedWhy = 1846 // ER_ALTER_OPERATION_NOT_SUPPORTED_REASON
+)
+
+func number(err error) uint16 {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number
+	}
+	return 0
+}
+
+// Retryable implements dialect.Online: a lock wait that timed out or a
+// deadlock.
+func (Dialect) Retryable(err error) bool {
+	n := number(err)
+	return n == errLockWaitTimeout || n == errDeadlock
+}
+
+// Refused implements dialect.Online: the server cannot run the
+// operation with the ALGORITHM/LOCK asked for.
+func (Dialect) Refused(err error) bool {
+	switch number(err) {
+	case errAlterNotSupported, errAlterNotSupportedWhy, errSyntax:
+		return true
+	}
+	return false
 }

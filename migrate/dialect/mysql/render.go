@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 	"github.com/glance-manage/glance-manage/migrate/schema"
@@ -53,8 +55,10 @@ func columnSQL(c schema.Column, t *schema.Table) string {
 }
 
 var style = dialect.TableStyle{
-	Column:     columnSQL,
-	BoolChecks: true,
+	Column:        columnSQL,
+	BoolChecks:    true,
+	NamedChecks:   true,
+	InlineIndexes: true,
 	Suffix: func(t *schema.Table) string {
 		if t.MySQLOptions {
 			return "ENGINE=InnoDB CHARSET=utf8"
@@ -67,11 +71,8 @@ var style = dialect.TableStyle{
 func (d Dialect) Render(op schema.Op) ([]string, error) {
 	switch o := op.(type) {
 	case schema.CreateTable:
-		out := []string{dialect.CreateTable(o.Table, style)}
-		for _, ix := range o.Table.Indexes {
-			out = append(out, dialect.CreateIndex(ix))
-		}
-		return out, nil
+		// The indexes are declared inline (style.InlineIndexes).
+		return []string{dialect.CreateTable(o.Table, style)}, nil
 	case schema.DropTable:
 		return []string{"DROP TABLE " + o.Name}, nil
 	case schema.AddColumn:
@@ -92,6 +93,73 @@ func (d Dialect) Render(op schema.Op) ([]string, error) {
 		return []string{"DROP TRIGGER IF EXISTS " + o.Name}, nil
 	case schema.Exec:
 		return o.SQL, nil
+	case schema.Precondition:
+		return []string{preconditionComment(o)}, nil
 	}
 	return nil, &dialect.ErrUnsupported{Dialect: d.Name(), Op: op}
+}
+
+// preconditionComment is what rendered (offline) SQL shows where a live
+// run checks the data.
+func preconditionComment(o schema.Precondition) string {
+	return fmt.Sprintf("-- glance-manage checks here that %s: no row of %s WHERE %s", o.Desc, o.Table, o.Where)
+}
+
+var _ dialect.Online = Dialect{}
+
+// Online ALTER forms, tried in this order. MariaDB and MySQL refuse a form
+// they cannot honour (errors 1845/1846) instead of silently taking a
+// stronger lock, so asking is safe.
+const (
+	instant = ", ALGORITHM=INSTANT"
+	inplace = ", ALGORITHM=INPLACE, LOCK=NONE"
+)
+
+// OnlineRender implements dialect.Online: every ALTER asks for
+// ALGORITHM=INSTANT, then ALGORITHM=INPLACE with LOCK=NONE (writers go on
+// while the table is rebuilt or the index built), and only then falls
+// back to the plain statement (which may copy the table under a
+// write-blocking lock).
+func (d Dialect) OnlineRender(op schema.Op) ([]dialect.Stmt, error) {
+	alter := func(stmt string) []dialect.Stmt {
+		return []dialect.Stmt{{Forms: []string{stmt + instant, stmt + inplace, stmt}}}
+	}
+	switch o := op.(type) {
+	case schema.AddColumn, schema.DropColumn, schema.AlterColumn:
+		stmts, err := d.Render(op)
+		if err != nil || len(stmts) != 1 {
+			return dialect.Plain(stmts), err
+		}
+		return alter(stmts[0]), nil
+	case schema.CreateIndex:
+		stmt := dialect.CreateIndex(o.Index)
+		return []dialect.Stmt{{Forms: []string{stmt + " ALGORITHM=INPLACE LOCK=NONE", stmt}}}, nil
+	case schema.DropIndex:
+		// MariaDB's DROP INDEX takes no ALGORITHM clause; ALTER TABLE does.
+		stmt := fmt.Sprintf("ALTER TABLE %s DROP INDEX %s", o.Table, o.Name)
+		return []dialect.Stmt{{Forms: []string{stmt + inplace, fmt.Sprintf("DROP INDEX %s ON %s", o.Name, o.Table)}}}, nil
+	}
+	stmts, err := d.Render(op)
+	return dialect.Plain(stmts), err
+}
+
+// SessionSQL implements dialect.Online. lock_wait_timeout bounds the wait
+// for a metadata lock (every ALTER, CREATE INDEX and CREATE/DROP TRIGGER
+// needs an exclusive one, at least briefly); while an ALTER waits, every
+// new reader and writer of the table queues behind it. The server takes
+// whole seconds, so the timeout is rounded up to at least 1 s.
+func (Dialect) SessionSQL(timeout time.Duration) []string {
+	secs := int(math.Ceil(timeout.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	return []string{
+		fmt.Sprintf("SET SESSION lock_wait_timeout = %d", secs),
+		fmt.Sprintf("SET SESSION innodb_lock_wait_timeout = %d", secs),
+	}
+}
+
+// ResetSQL implements dialect.Online.
+func (Dialect) ResetSQL() []string {
+	return []string{"SET SESSION lock_wait_timeout = DEFAULT", "SET SESSION innodb_lock_wait_timeout = DEFAULT"}
 }

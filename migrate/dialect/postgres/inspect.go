@@ -3,6 +3,9 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 	"github.com/glance-manage/glance-manage/migrate/schema"
@@ -60,7 +63,9 @@ func (d Dialect) Done(ctx context.Context, q dialect.Querier, op schema.Op) (boo
 		}
 		return true, nil
 	case schema.CreateIndex:
-		return relExists(ctx, q, o.Index.Name, "i")
+		// An interrupted CREATE INDEX CONCURRENTLY leaves an invalid
+		// index behind: not done.
+		return dialect.Exists(ctx, q, "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = $1 AND i.indisvalid", o.Index.Name)
 	case schema.DropIndex:
 		ok, err := relExists(ctx, q, o.Name, "i")
 		return !ok, err
@@ -76,6 +81,25 @@ func (d Dialect) Done(ctx context.Context, q dialect.Querier, op schema.Op) (boo
 			return false, nil
 		}
 		return dialect.Exists(ctx, q, o.DoneQuery)
+	case schema.Precondition:
+		return false, nil
 	}
 	return false, &dialect.ErrUnsupported{Dialect: d.Name(), Op: op}
 }
+
+// SQLSTATEs after which the same work may succeed later.
+var retryable = map[string]bool{
+	"55P03": true, // lock_not_available (lock_timeout)
+	"40P01": true, // deadlock_detected
+	"40001": true, // serialization_failure
+}
+
+// Retryable implements dialect.Online.
+func (Dialect) Retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && retryable[pe.Code]
+}
+
+// Refused implements dialect.Online; PostgreSQL has one form of each
+// statement.
+func (Dialect) Refused(error) bool { return false }

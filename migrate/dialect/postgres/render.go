@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 	"github.com/glance-manage/glance-manage/migrate/schema"
@@ -100,6 +102,45 @@ func (d Dialect) Render(op schema.Op) ([]string, error) {
 		return []string{fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", o.Name, o.Table)}, nil
 	case schema.Exec:
 		return o.SQL, nil
+	case schema.Precondition:
+		return []string{fmt.Sprintf("-- glance-manage checks here that %s: no row of %s WHERE %s", o.Desc, o.Table, o.Where)}, nil
 	}
 	return nil, &dialect.ErrUnsupported{Dialect: d.Name(), Op: op}
 }
+
+var _ dialect.Online = Dialect{}
+
+// OnlineRender implements dialect.Online. An index marked Concurrently is
+// built with CREATE INDEX CONCURRENTLY, which takes a SHARE UPDATE
+// EXCLUSIVE lock (writers go on) but cannot run inside a transaction; an
+// invalid index left by an interrupted build is dropped first (Done
+// reports an invalid index as not done). Everything else is as Render:
+// the revision's transaction holds its locks until it commits, each taken
+// with the short lock_timeout of SessionSQL.
+func (d Dialect) OnlineRender(op schema.Op) ([]dialect.Stmt, error) {
+	if o, ok := op.(schema.CreateIndex); ok && o.Concurrently {
+		create := dialect.CreateIndex(o.Index)
+		create = strings.Replace(create, " INDEX ", " INDEX CONCURRENTLY ", 1)
+		return []dialect.Stmt{
+			{Forms: []string{"DROP INDEX CONCURRENTLY IF EXISTS " + o.Index.Name}, NoTx: true},
+			{Forms: []string{create}, NoTx: true},
+		}, nil
+	}
+	stmts, err := d.Render(op)
+	return dialect.Plain(stmts), err
+}
+
+// SessionSQL implements dialect.Online: lock_timeout for the current
+// transaction. A statement that waits longer for its lock (behind a long
+// transaction, say) fails with lock_not_available instead of making every
+// later reader and writer of the table queue behind it.
+func (Dialect) SessionSQL(timeout time.Duration) []string {
+	ms := timeout.Milliseconds()
+	if ms < 1 {
+		ms = 1
+	}
+	return []string{fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", ms)}
+}
+
+// ResetSQL implements dialect.Online; SET LOCAL ends with the transaction.
+func (Dialect) ResetSQL() []string { return nil }

@@ -3,6 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+
+	"modernc.org/sqlite"
 
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 	"github.com/glance-manage/glance-manage/migrate/schema"
@@ -96,6 +99,29 @@ func (d Dialect) Done(ctx context.Context, q dialect.Querier, op schema.Op) (boo
 			return false, nil
 		}
 		return ok, err
+	case schema.Precondition:
+		return false, nil
 	}
 	return false, &dialect.ErrUnsupported{Dialect: d.Name(), Op: op}
 }
+
+// Primary result codes after which the same work may succeed later.
+const (
+	sqliteBusy   = 5 // SQLITE_BUSY: another connection holds the lock
+	sqliteLocked = 6 // SQLITE_LOCKED
+)
+
+// Retryable implements dialect.Online: the database was busy or locked
+// (a lock upgrade that could deadlock fails at once, without waiting for
+// the busy timeout).
+func (Dialect) Retryable(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	c := se.Code() & 0xff
+	return c == sqliteBusy || c == sqliteLocked
+}
+
+// Refused implements dialect.Online.
+func (Dialect) Refused(error) bool { return false }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 	"github.com/glance-manage/glance-manage/migrate/schema"
@@ -77,9 +78,30 @@ func (d Dialect) Render(op schema.Op) ([]string, error) {
 		return []string{"DROP TRIGGER IF EXISTS " + o.Name}, nil
 	case schema.Exec:
 		return o.SQL, nil
+	case schema.Precondition:
+		return []string{fmt.Sprintf("-- glance-manage checks here that %s: no row of %s WHERE %s", o.Desc, o.Table, o.Where)}, nil
 	}
 	return nil, &dialect.ErrUnsupported{Dialect: d.Name(), Op: op}
 }
+
+var _ dialect.Online = Dialect{}
+
+// OnlineRender implements dialect.Online. SQLite has one writer at a
+// time: a revision's transaction holds the database's write lock until it
+// commits, and writers wait for it (busy_timeout). The statements are
+// those of Render; a table rebuild copies the table within that
+// transaction.
+func (d Dialect) OnlineRender(op schema.Op) ([]dialect.Stmt, error) {
+	stmts, err := d.Render(op)
+	return dialect.Plain(stmts), err
+}
+
+// SessionSQL implements dialect.Online: the connection's busy timeout
+// (set when it is opened) already bounds waits.
+func (Dialect) SessionSQL(time.Duration) []string { return nil }
+
+// ResetSQL implements dialect.Online.
+func (Dialect) ResetSQL() []string { return nil }
 
 // rebuild is alembic's batch recipe: a new table under a temporary name,
 // the rows copied over, the old table dropped, the new one renamed and its

@@ -1,0 +1,209 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+	"github.com/glance-manage/glance-manage/migrate/schema"
+)
+
+// Defaults of online DDL (Options.LockTimeout, Options.LockRetries).
+const (
+	// DefaultLockTimeout bounds how long one DDL statement of an online
+	// run waits for its lock; while it waits, new readers and writers of
+	// the table queue behind it. MySQL counts whole seconds (1 s).
+	DefaultLockTimeout = 500 * time.Millisecond
+	// DefaultLockRetries is how many times a revision (MySQL: the
+	// statement) that timed out waiting for a lock is tried again.
+	DefaultLockRetries = 30
+	// Backoff between attempts: doubling from minBackoff up to
+	// maxBackoff, with jitter.
+	minBackoff = 200 * time.Millisecond
+	maxBackoff = 10 * time.Second
+)
+
+// PreconditionError is returned when a revision would drop data that has
+// not been carried over: a schema.Precondition found rows violating it
+// right before the destructive operation. Nothing after the check ran.
+type PreconditionError struct {
+	Revision string
+	Check    string // what must hold ("every image has a visibility")
+	Table    string
+	Where    string // the violating rows ("visibility IS NULL")
+	Rows     int64
+}
+
+func (e *PreconditionError) Error() string {
+	return fmt.Sprintf("migrate: revision %s refused: %d row(s) of %s where %s; it needs %s (run the data migrations, and stop services of the previous release, first)",
+		e.Revision, e.Rows, e.Table, e.Where, e.Check)
+}
+
+// Unwrap makes errors.Is(err, ErrDataMigrationPending) true.
+func (e *PreconditionError) Unwrap() error { return ErrDataMigrationPending }
+
+// online returns the dialect's online interface when o asks for online
+// DDL and the dialect has it.
+func (m *Migrator) online(o Options) dialect.Online {
+	if !o.Online || o.PlainDDL {
+		return nil
+	}
+	on, _ := m.Dialect.(dialect.Online)
+	return on
+}
+
+func lockTimeout(o Options) time.Duration {
+	if o.LockTimeout > 0 {
+		return o.LockTimeout
+	}
+	return DefaultLockTimeout
+}
+
+func lockRetries(o Options) int {
+	switch {
+	case o.LockRetries < 0:
+		return 0
+	case o.LockRetries == 0:
+		return DefaultLockRetries
+	}
+	return o.LockRetries
+}
+
+// backoff is the wait before attempt n+1 (n from 0): exponential with
+// jitter, so that several runners do not retry in step.
+func backoff(n int) time.Duration {
+	d := minBackoff << min(n, 10)
+	if d > maxBackoff || d <= 0 {
+		d = maxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// segment runs a revision's statements on one connection, in a
+// transaction where the backend has transactional DDL, leaving it for
+// statements that cannot run in one (dialect.Stmt.NoTx) and entering a
+// new one afterwards. On an online run each transaction (MySQL: the
+// connection) starts with the dialect's SessionSQL.
+type segment struct {
+	conn          *sql.Conn
+	tx            *sql.Tx
+	transactional bool
+	on            dialect.Online
+	timeout       time.Duration
+	sessionSet    bool
+}
+
+// q returns where the next transactional statement runs, starting a
+// transaction when needed.
+func (s *segment) q(ctx context.Context) (dialect.Querier, error) {
+	if !s.transactional {
+		if s.on != nil && !s.sessionSet {
+			s.sessionSet = true
+			if err := execAll(ctx, s.conn, s.on.SessionSQL(s.timeout)); err != nil {
+				return nil, err
+			}
+		}
+		return s.conn, nil
+	}
+	if s.tx != nil {
+		return s.tx, nil
+	}
+	tx, err := s.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.tx = tx
+	if s.on != nil {
+		if err := execAll(ctx, tx, s.on.SessionSQL(s.timeout)); err != nil {
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
+// bare commits the open transaction, if any, and returns the connection.
+func (s *segment) bare() (dialect.Querier, error) {
+	if s.tx != nil {
+		err := s.tx.Commit()
+		s.tx = nil
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s.conn, nil
+}
+
+// versionTx returns a transaction for the version-table change: the open
+// one, or a new one (MySQL, or after a NoTx statement).
+func (s *segment) versionTx(ctx context.Context) (*sql.Tx, error) {
+	if s.transactional {
+		if _, err := s.q(ctx); err != nil {
+			return nil, err
+		}
+		return s.tx, nil
+	}
+	if _, err := s.q(ctx); err != nil { // session settings on MySQL
+		return nil, err
+	}
+	tx, err := s.conn.BeginTx(ctx, nil)
+	s.tx = tx
+	return tx, err
+}
+
+// close rolls back what was not committed and undoes session settings.
+func (s *segment) close() {
+	if s.tx != nil {
+		_ = s.tx.Rollback()
+		s.tx = nil
+	}
+	if s.on != nil && s.sessionSet {
+		_ = execAll(context.Background(), s.conn, s.on.ResetSQL())
+	}
+	s.conn.Close()
+}
+
+func execAll(ctx context.Context, q dialect.Querier, stmts []string) error {
+	for _, st := range stmts {
+		if _, err := q.ExecContext(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPrecondition counts the rows violating p.
+func checkPrecondition(ctx context.Context, q dialect.Querier, rev string, p schema.Precondition) error {
+	var n int64
+	if err := q.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s", p.Table, p.Where)).Scan(&n); err != nil {
+		return &StepError{Revision: rev, Op: p.Describe(), Err: err}
+	}
+	if n > 0 {
+		return &PreconditionError{Revision: rev, Check: p.Desc, Table: p.Table, Where: p.Where, Rows: n}
+	}
+	return nil
+}
+
+// renderOnline renders op for a live run: the dialect's online forms
+// when on is set, else the plain statements.
+func (m *Migrator) renderOnline(op schema.Op, on dialect.Online) ([]dialect.Stmt, error) {
+	if on != nil {
+		return on.OnlineRender(op)
+	}
+	stmts, err := m.Dialect.Render(op)
+	return dialect.Plain(stmts), err
+}
