@@ -141,6 +141,11 @@ func (m *Manager) PlaceUnderControl(ctx context.Context) (Placement, error) {
 	if err != nil || len(rows) > 0 {
 		return Placement{}, err
 	}
+	// A first revision interrupted on MySQL left some of its tables and
+	// an empty version table: the upgrade resumes it.
+	if resume, err := m.Migrator.InterruptedBase(ctx); err != nil || resume {
+		return Placement{}, err
+	}
 	tables, err := m.Dialect.Tables(ctx, m.DB)
 	if err != nil {
 		return Placement{}, err
@@ -148,6 +153,9 @@ func (m *Manager) PlaceUnderControl(ctx context.Context) (Placement, error) {
 	var others []string
 	hasLegacy, hasImages := false, false
 	for _, t := range tables {
+		if migrate.IsBookkeeping(t) { // this tool's own (the lock)
+			continue
+		}
 		switch t {
 		case "migrate_version":
 			hasLegacy = true

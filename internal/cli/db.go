@@ -21,8 +21,9 @@ var extraDBCommands []func(a *app) (cmd, legacy *cobra.Command)
 // action is the shared body of `db <action>` and `db_<action>`.
 type action func(ctx context.Context, s *session, args []string) error
 
-// withDB wraps an action: it opens the database, runs the action and
-// closes the database.
+// withDB wraps an action: it opens the database, takes the migration
+// lock when the action writes (lock.go), runs the action, releases the
+// lock and closes the database.
 func (a *app) withDB(fn action) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		s, err := a.open(cmd.Context())
@@ -30,7 +31,11 @@ func (a *app) withDB(fn action) func(*cobra.Command, []string) error {
 			return err
 		}
 		defer s.Close()
-		return fn(cmd.Context(), s, args)
+		ctx, done, err := a.takeLock(cmd, s)
+		if err != nil {
+			return err
+		}
+		return done(fn(ctx, s, args))
 	}
 }
 
