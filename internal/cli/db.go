@@ -111,6 +111,8 @@ func (a *app) newPair(name, use string, args cobra.PositionalArgs, run func(*cob
 func (a *app) coreCommands() []pair {
 	var syncVersion, upgradeVersion, vcVersion, versionFormat, checkFormat string
 	var maxRows int64
+	var syncPlan, upgradePlan, expandPlan, contractPlan planFlags // --sql, --dry-run, --from (offline.go)
+	var syncBackup, expandBackup string                           // --backup-to (backup.go)
 	versionFlag := func(p *string, def string) func(*cobra.Command) {
 		return func(c *cobra.Command) {
 			c.Flags().StringVar(p, "version", def, "target revision")
@@ -132,18 +134,36 @@ func (a *app) coreCommands() []pair {
 			if err != nil {
 				return err
 			}
-			return a.withDB(func(ctx context.Context, s *session, _ []string) error { return a.sync(ctx, s, v) })(cmd, args)
-		}, versionFlag(&syncVersion, "")),
+			if syncPlan.active() {
+				return a.plan(cmd.Context(), "sync", v, &syncPlan, syncBackup)
+			}
+			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
+				if err := a.backupTo(ctx, s, syncBackup); err != nil {
+					return err
+				}
+				return a.sync(ctx, s, v)
+			})(cmd, args)
+		}, func(c *cobra.Command) {
+			versionFlag(&syncVersion, "")(c)
+			syncPlan.register(c)
+			backupFlag(c, &syncBackup)
+		}),
 		a.newPair("upgrade", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
 			v, err := versionArg(cmd, args, upgradeVersion)
 			if err != nil {
 				return err
 			}
+			if upgradePlan.active() {
+				return a.plan(cmd.Context(), "upgrade", v, &upgradePlan, "")
+			}
 			if v == "" {
 				v = "heads"
 			}
 			return a.withDB(func(ctx context.Context, s *session, _ []string) error { return a.upgrade(ctx, s, v) })(cmd, args)
-		}, versionFlag(&upgradeVersion, "")),
+		}, func(c *cobra.Command) {
+			versionFlag(&upgradeVersion, "")(c)
+			upgradePlan.register(c)
+		}),
 		a.newPair("version_control", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
 			v, err := versionArg(cmd, args, vcVersion)
 			if err != nil {
@@ -154,17 +174,33 @@ func (a *app) coreCommands() []pair {
 			}
 			return a.withDB(func(ctx context.Context, s *session, _ []string) error { return a.versionControl(ctx, s, v) })(cmd, args)
 		}, versionFlag(&vcVersion, "")),
-		a.newPair("expand", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
-			return a.expand(ctx, s, true)
-		}), nil),
+		a.newPair("expand", "", noArgs, func(cmd *cobra.Command, args []string) error {
+			if expandPlan.active() {
+				return a.plan(cmd.Context(), "expand", "", &expandPlan, expandBackup)
+			}
+			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
+				if err := a.backupTo(ctx, s, expandBackup); err != nil {
+					return err
+				}
+				return a.expand(ctx, s, true)
+			})(cmd, args)
+		}, func(c *cobra.Command) {
+			expandPlan.register(c)
+			backupFlag(c, &expandBackup)
+		}),
 		a.newPair("migrate", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			return a.migrate(ctx, s, maxRows)
 		}), func(c *cobra.Command) {
 			c.Flags().Int64Var(&maxRows, "max-rows", -1, "migrate at most N rows, then exit 0 if nothing remains or 1 with a message if work remains (-1: all)")
 		}),
-		a.newPair("contract", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
-			return a.contract(ctx, s, true)
-		}), nil),
+		a.newPair("contract", "", noArgs, func(cmd *cobra.Command, args []string) error {
+			if contractPlan.active() {
+				return a.plan(cmd.Context(), "contract", "", &contractPlan, "")
+			}
+			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
+				return a.contract(ctx, s, true)
+			})(cmd, args)
+		}, contractPlan.register),
 	}
 }
 
@@ -455,6 +491,11 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// statusLockHolder, when set (by the migration-lock code), describes who
+// holds the migration lock, for the "lock_holder" field of the JSON
+// status: nil when nobody does.
+var statusLockHolder func(s *session) any
+
 // statusJSON is the machine-readable status of `db check/version --format json`.
 func statusJSON(s *session, st *glance.Status, code int) map[string]any {
 	lvl := func(l glance.Level) map[string]any {
@@ -473,6 +514,10 @@ func statusJSON(s *session, st *glance.Status, code int) map[string]any {
 		"tool_version":   Version,
 		"base":           lvl(st.Base),
 		"upgrade_needed": !st.Contract.AtHead(),
+		"lock_holder":    nil,
+	}
+	if statusLockHolder != nil {
+		out["lock_holder"] = statusLockHolder(s)
 	}
 	if code >= 0 {
 		_, msg := checkState(st)

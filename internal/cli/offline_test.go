@@ -1,0 +1,186 @@
+package cli_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/glance-manage/glance-manage/internal/testdb"
+)
+
+// offlineURLs name a database of each backend that does not exist: --sql
+// must not connect.
+var offlineURLs = map[string]string{
+	"sqlite":     "sqlite:////nonexistent-dir/glance.db",
+	"mysql":      "mysql+pymysql://glance:s3cret@db.invalid:3306/glance?charset=utf8",
+	"postgresql": "postgresql+psycopg2://glance:s3cret@db.invalid/glance",
+}
+
+// TestOfflineSQLGolden pins the statements --sql prints for a sync and an
+// (online) expand from an empty database, per backend, and checks that
+// nothing was connected to.
+func TestOfflineSQLGolden(t *testing.T) {
+	for backend, url := range offlineURLs {
+		for _, cmd := range []string{"sync", "expand"} {
+			out := mustCLI(t, url, "db", cmd, "--sql")
+			if strings.Contains(out, "s3cret") {
+				t.Errorf("%s %s --sql printed the password", backend, cmd)
+			}
+			golden(t, filepath.Join("offline", backend+"_"+cmd+".sql"), out)
+		}
+	}
+	if _, err := os.Stat("/nonexistent-dir"); err == nil {
+		t.Error("--sql created the SQLite database's directory")
+	}
+}
+
+func TestOfflineSQLStartAndErrors(t *testing.T) {
+	url := offlineURLs["postgresql"]
+	// alembic's START:END, and --from, give the same script.
+	a := mustCLI(t, url, "db", "upgrade", "--sql", "mitaka02:heads")
+	b := mustCLI(t, url, "db", "upgrade", "--sql", "--from", "mitaka02")
+	if a != b {
+		t.Error("upgrade --sql mitaka02:heads and --sql --from mitaka02 differ")
+	}
+	for _, want := range []string{
+		"-- Starting revision(s): mitaka02.",
+		"-- Running upgrade mitaka02 -> ocata_expand01, add visibility to images [ocata]",
+		"BEGIN;\n",
+		"UPDATE alembic_version SET version_num='ocata_expand01' WHERE alembic_version.version_num = 'mitaka02';",
+		"-- Data migration ocata_migrate01_community_images (release ocata) must be complete here, before ocata_contract01.",
+	} {
+		if !strings.Contains(a, want) {
+			t.Errorf("upgrade --sql mitaka02:heads lacks %q", want)
+		}
+	}
+	if strings.Contains(a, "CREATE TABLE images") {
+		t.Error("a script starting at mitaka02 creates the liberty tables again")
+	}
+	// Contract from the expand head only: the data notes tell to migrate first.
+	c := mustCLI(t, url, "db", "contract", "--sql", "--from", "expand@head")
+	if !strings.Contains(c, "run `glance-manage db migrate`, then apply the rest") {
+		t.Errorf("contract --sql lacks the data-migration note:\n%s", c)
+	}
+	up := mustCLI(t, url, "db", "sync", "--sql", "heads:")
+	if !strings.Contains(up, "Database is up to date. No migrations needed.") {
+		t.Errorf("sync --sql from heads:\n%s", up)
+	}
+
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"db", "contract", "--sql"}, 1, "Database contraction did not run"},
+		{[]string{"db", "upgrade", "--sql", "nosuch:heads"}, 1, "unknown revision"},
+		{[]string{"db", "upgrade", "--sql", "--dry-run"}, 2, "exclude each other"},
+		{[]string{"db", "upgrade", "--from", "liberty"}, 2, "--from only applies to --sql"},
+		{[]string{"db", "upgrade", "--sql", "--from", "liberty", "mitaka01:heads"}, 2, "given twice"},
+		{[]string{"db", "sync", "--sql", "--backup-to", "x"}, 2, "--backup-to makes no sense"},
+		{[]string{"db", "upgrade", "--sql", "2024_1_contract01:liberty"}, 1, "does not downgrade"},
+	} {
+		out, errs, code := runCLI(t, url, c.args...)
+		if code != c.code || !strings.Contains(errs, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q (stdout %q)", c.args, code, errs, c.code, c.msg, out)
+		}
+	}
+}
+
+// TestOfflineSQLIsExact feeds the SQL --sql prints into a fresh database
+// and compares its schema (and alembic_version) with the one the online
+// commands build: for a whole sync, and for expand then contract (which
+// install and drop the visibility triggers), on every backend.
+func TestOfflineSQLIsExact(t *testing.T) {
+	for _, b := range testdb.All {
+		t.Run(string(b), func(t *testing.T) {
+			offline, online := testdb.New(t, b), testdb.New(t, b)
+			feed(t, offline, mustCLI(t, offline.URL, "db", "sync", "--sql"))
+			mustCLI(t, online.URL, "db", "sync")
+			if got, want := schemaOf(t, offline), schemaOf(t, online); got != want {
+				t.Errorf("sync: schema from --sql differs from db sync:\n%s", firstDiff(want, got))
+			}
+
+			offline, online = testdb.New(t, b), testdb.New(t, b)
+			feed(t, offline, mustCLI(t, offline.URL, "db", "expand", "--sql"))
+			mustCLI(t, online.URL, "db", "expand")
+			got, want := schemaOf(t, offline), schemaOf(t, online)
+			if got != want {
+				t.Errorf("expand: schema from --sql differs from db expand:\n%s", firstDiff(want, got))
+			}
+			if !strings.Contains(want, "trigger ") {
+				t.Errorf("an online expand on %s installs no trigger; the comparison proves less than it should", b)
+			}
+			feed(t, offline, mustCLI(t, offline.URL, "db", "contract", "--sql", "--from", "expand@head"))
+			mustCLI(t, online.URL, "db", "contract")
+			if got, want := schemaOf(t, offline), schemaOf(t, online); got != want {
+				t.Errorf("contract: schema from --sql differs from db contract:\n%s", firstDiff(want, got))
+			}
+		})
+	}
+}
+
+// TestDryRunChangesNothing: --dry-run reads the database, prints the plan
+// and the statements, and leaves schema, alembic_version and rows as they
+// were.
+func TestDryRunChangesNothing(t *testing.T) {
+	for _, b := range testdb.All {
+		t.Run(string(b), func(t *testing.T) {
+			db := testdb.New(t, b)
+			mustCLI(t, db.URL, "db", "upgrade", "mitaka02")
+			if _, err := db.SQL.Exec("INSERT INTO images (id, name, status, is_public, created_at, deleted, min_disk, min_ram, protected) VALUES ('img1', 'one', 'active', " + boolLit(b, true) + ", '2016-04-01 12:00:00', " + boolLit(b, false) + ", 0, 0, " + boolLit(b, false) + ")"); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshotOf(t, db)
+			sync := mustCLI(t, db.URL, "db", "sync", "--dry-run")
+			for _, want := range []string{
+				"-- Dry run: nothing was changed. Current revision(s): mitaka02",
+				"-- Running upgrade mitaka02 -> ocata_expand01",
+				"-- Resulting revision(s): 2024_1_contract01",
+				"-- Data migration ocata_migrate01_community_images (release ocata) must be complete here, before ocata_contract01.",
+			} {
+				if !strings.Contains(sync, want) {
+					t.Errorf("sync --dry-run lacks %q:\n%s", want, sync)
+				}
+			}
+			up := mustCLI(t, db.URL, "db", "upgrade", "--dry-run", "ocata_expand01")
+			if !strings.Contains(up, "Revisions to apply (1): ocata_expand01") {
+				t.Errorf("upgrade --dry-run ocata_expand01:\n%s", up)
+			}
+			mustCLI(t, db.URL, "db", "expand", "--dry-run")
+			if _, errs, code := runCLI(t, db.URL, "db", "contract", "--dry-run"); code != 1 || !strings.Contains(errs, "Database contraction did not run") {
+				t.Errorf("contract --dry-run before expand: exit %d, %q", code, errs)
+			}
+			if after := snapshotOf(t, db); after != before {
+				t.Errorf("--dry-run changed the database:\n%s", firstDiff(before, after))
+			}
+
+			// After an expand the pending rows are counted, and contract
+			// refuses as the real one would.
+			mustCLI(t, db.URL, "db", "expand")
+			before = snapshotOf(t, db)
+			sync = mustCLI(t, db.URL, "db", "sync", "--dry-run")
+			if !strings.Contains(sync, "It would now change 1 row(s)") {
+				t.Errorf("sync --dry-run after expand does not count the pending row:\n%s", sync)
+			}
+			if _, errs, code := runCLI(t, db.URL, "db", "contract", "--dry-run"); code != 1 || !strings.Contains(errs, "before data migration is complete") {
+				t.Errorf("contract --dry-run with pending data: exit %d, %q", code, errs)
+			}
+			if after := snapshotOf(t, db); after != before {
+				t.Errorf("--dry-run changed the database:\n%s", firstDiff(before, after))
+			}
+		})
+	}
+}
+
+func boolLit(b testdb.Backend, v bool) string {
+	switch {
+	case b == testdb.PostgreSQL && v:
+		return "true"
+	case b == testdb.PostgreSQL:
+		return "false"
+	case v:
+		return "1"
+	}
+	return "0"
+}
