@@ -89,6 +89,18 @@ type Options struct {
 	// LookPath finds external tools (default exec.LookPath); tests use it
 	// to simulate a missing tool.
 	LookPath func(file string) (string, error)
+	// ExcludePrefix, when set, leaves the tables whose names start with
+	// it out of backups, and restores leave them alone (MySQL,
+	// PostgreSQL; an SQLite restore replaces the whole file): the tool's
+	// own bookkeeping, such as its migration lock.
+	ExcludePrefix string
+}
+
+func (o *Options) exclude() string {
+	if o == nil {
+		return ""
+	}
+	return o.ExcludePrefix
 }
 
 func (o *Options) lookPath(candidates []string, pkg string) (string, error) {
@@ -132,11 +144,11 @@ func Backup(ctx context.Context, db *sql.DB, u *dburl.URL, path string, o *Optio
 		if err := os.Remove(tmpName); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}
-		if err = sqliteBackup(ctx, db, u, tmpName); err != nil {
+		if err = sqliteBackup(ctx, db, tmpName, o.exclude()); err != nil {
 			return err
 		}
 	case dburl.MySQL:
-		err = mysqlBackup(ctx, u, tmp, o)
+		err = mysqlBackup(ctx, db, u, tmp, o)
 		if cerr := tmp.Close(); err == nil {
 			err = cerr
 		}

@@ -80,7 +80,31 @@ func mysqlOptionFile(u *dburl.URL) (string, *mysql.Config, func(), error) {
 	return f.Name(), cfg, cleanup, nil
 }
 
-func mysqlBackup(ctx context.Context, u *dburl.URL, out io.Writer, o *Options) error {
+// mysqlTables lists the database's tables (and views) that do not start
+// with exclude, quoted, and whether each is a view.
+func mysqlTables(ctx context.Context, db *sql.DB, exclude string) (names []string, views []bool, err error) {
+	rows, err := db.QueryContext(ctx, "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name")
+	if err != nil {
+		return nil, nil, fmt.Errorf("backup: list tables: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, nil, err
+		}
+		if exclude != "" && strings.HasPrefix(name, exclude) {
+			continue
+		}
+		names = append(names, name)
+		views = append(views, typ == "VIEW")
+	}
+	return names, views, rows.Err()
+}
+
+func quoteMySQL(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
+
+func mysqlBackup(ctx context.Context, db *sql.DB, u *dburl.URL, out io.Writer, o *Options) error {
 	tool, err := o.lookPath([]string{"mysqldump", "mariadb-dump"}, mysqlPackage)
 	if err != nil {
 		return err
@@ -94,7 +118,19 @@ func mysqlBackup(ctx context.Context, u *dburl.URL, out io.Writer, o *Options) e
 	// consistent InnoDB snapshot without locking tables; triggers and
 	// routines are part of the schema.
 	args := []string{"--defaults-extra-file=" + opt, "--single-transaction", "--triggers", "--routines",
-		"--hex-blob", "--no-tablespaces", cfg.DBName}
+		"--hex-blob", "--no-tablespaces"}
+	if ex := o.exclude(); ex != "" {
+		all, _, err := mysqlTables(ctx, db, "")
+		if err != nil {
+			return err
+		}
+		for _, t := range all {
+			if strings.HasPrefix(t, ex) {
+				args = append(args, "--ignore-table="+cfg.DBName+"."+t)
+			}
+		}
+	}
+	args = append(args, cfg.DBName)
 	return run(ctx, tool, args, nil, nil, out)
 }
 
@@ -105,27 +141,17 @@ func mysqlRestore(ctx context.Context, db *sql.DB, u *dburl.URL, path string, o 
 	}
 	// Objects created after the backup (tables of later revisions) must
 	// go too: drop everything, then load the dump.
-	rows, err := db.QueryContext(ctx, "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name")
+	names, isView, err := mysqlTables(ctx, db, o.exclude())
 	if err != nil {
-		return fmt.Errorf("backup: list tables: %w", err)
+		return err
 	}
 	var tables, views []string
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			rows.Close()
-			return err
-		}
-		q := "`" + strings.ReplaceAll(name, "`", "``") + "`"
-		if typ == "VIEW" {
-			views = append(views, q)
+	for i, n := range names {
+		if isView[i] {
+			views = append(views, quoteMySQL(n))
 		} else {
-			tables = append(tables, q)
+			tables = append(tables, quoteMySQL(n))
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
 	}
 	var pre strings.Builder
 	pre.WriteString("SET FOREIGN_KEY_CHECKS=0;\n")

@@ -101,7 +101,11 @@ func postgresBackup(ctx context.Context, u *dburl.URL, out io.Writer, o *Options
 		return err
 	}
 	// A plain-SQL dump from one snapshot; -w: never prompt for a password.
-	return run(ctx, tool, []string{"--no-password", "--format=plain"}, env, nil, out)
+	args := []string{"--no-password", "--format=plain"}
+	if ex := o.exclude(); ex != "" {
+		args = append(args, "--exclude-table="+strings.ReplaceAll(ex, "*", "")+"*")
+	}
+	return run(ctx, tool, args, env, nil, out)
 }
 
 // postgresDrops lists statements dropping every object of the current
@@ -114,7 +118,7 @@ SELECT stmt FROM (
          CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
                         WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, ns.nspname, c.relname) AS stmt, c.relname AS name
   FROM pg_class c JOIN ns ON c.relnamespace = ns.oid
-  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ($1 = '' OR left(c.relname, length($1)) <> $1)
     AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid)
   UNION ALL
   SELECT 2, format('DROP %s IF EXISTS %I.%I(%s) CASCADE;',
@@ -139,7 +143,7 @@ func postgresRestore(ctx context.Context, db *sql.DB, u *dburl.URL, path string,
 	if err != nil {
 		return err
 	}
-	rows, err := db.QueryContext(ctx, postgresDrops)
+	rows, err := db.QueryContext(ctx, postgresDrops, o.exclude())
 	if err != nil {
 		return fmt.Errorf("backup: list objects: %w", err)
 	}

@@ -8,19 +8,50 @@ import (
 	"strings"
 
 	"modernc.org/sqlite"
-
-	"github.com/glance-manage/glance-manage/dburl"
 )
 
 // sqliteBackup writes a copy of the open database to path with VACUUM
 // INTO, which reads it in one transaction: a consistent snapshot, taken
-// while other connections keep working.
-func sqliteBackup(ctx context.Context, db *sql.DB, _ *dburl.URL, path string) error {
+// while other connections keep working. Tables starting with exclude are
+// then dropped from the copy.
+func sqliteBackup(ctx context.Context, db *sql.DB, path, exclude string) error {
 	lit := "'" + strings.ReplaceAll(path, "'", "''") + "'"
 	if _, err := db.ExecContext(ctx, "VACUUM INTO "+lit); err != nil {
 		return fmt.Errorf("backup: VACUUM INTO: %w", err)
 	}
-	return nil
+	if exclude == "" {
+		return nil
+	}
+	cp, err := sql.Open("sqlite", path)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer cp.Close()
+	rows, err := cp.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, ?) = ?", len(exclude), exclude)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	var drop []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		drop = append(drop, name)
+	}
+	rows.Close()
+	for _, name := range drop {
+		if _, err := cp.ExecContext(ctx, `DROP TABLE "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+	}
+	if len(drop) > 0 {
+		if _, err := cp.ExecContext(ctx, "VACUUM"); err != nil {
+			return fmt.Errorf("backup: %w", err)
+		}
+	}
+	return rows.Err()
 }
 
 // restorer is what modernc.org/sqlite's connections offer for the online

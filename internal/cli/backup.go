@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/glance-manage/glance-manage/backup"
+	"github.com/glance-manage/glance-manage/migrate"
 )
 
 func init() {
@@ -31,9 +32,9 @@ func (a *app) backupCommand() (cmd, legacy *cobra.Command) {
 			if to == "" {
 				return exit(exitUsage, "glance-manage: error: db backup needs --to PATH")
 			}
-			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
+			return a.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				return a.backupTo(ctx, s, to)
-			})(cmd, nil)
+			})
 		},
 	}
 	c.Flags().StringVar(&to, "to", "", "the backup file to write (must not exist)")
@@ -53,8 +54,8 @@ func (a *app) restoreCommand() (cmd, legacy *cobra.Command) {
 			if from == "" {
 				return exit(exitUsage, "glance-manage: error: db restore needs --from PATH")
 			}
-			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
-				if err := backup.Restore(ctx, s.mgr.DB, s.url, from, nil); err != nil {
+			return a.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
+				if err := backup.Restore(ctx, s.mgr.DB, s.url, from, backupOptions()); err != nil {
 					return a.backupFail("restore", err)
 				}
 				rows, err := s.mgr.Migrator.Heads(ctx)
@@ -63,11 +64,29 @@ func (a *app) restoreCommand() (cmd, legacy *cobra.Command) {
 				}
 				a.printf("Restored the %s database from %s; current revision(s): %s", s.url.Backend, from, orNone(rows, "none"))
 				return nil
-			})(cmd, nil)
+			})
 		},
 	}
 	c.Flags().StringVar(&from, "from", "", "the backup file to restore")
 	return c, nil
+}
+
+// backupOptions leaves this tool's own tables (the migration lock) out of
+// backups and alone in restores.
+func backupOptions() *backup.Options {
+	return &backup.Options{ExcludePrefix: migrate.BookkeepingPrefix}
+}
+
+// withSession opens the database and runs fn without taking the
+// migration lock: for commands that only read (history, backup), and for
+// restore, which replaces everything, the lock's table included on SQLite.
+func (a *app) withSession(ctx context.Context, fn func(context.Context, *session) error) error {
+	s, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(ctx, s)
 }
 
 // backupFlag adds --backup-to to sync and expand.
@@ -81,7 +100,7 @@ func (a *app) backupTo(ctx context.Context, s *session, path string) error {
 	if path == "" {
 		return nil
 	}
-	if err := backup.Backup(ctx, s.mgr.DB, s.url, path, nil); err != nil {
+	if err := backup.Backup(ctx, s.mgr.DB, s.url, path, backupOptions()); err != nil {
 		return a.backupFail("back up", err)
 	}
 	size := ""

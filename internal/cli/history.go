@@ -38,9 +38,9 @@ func (a *app) historyCommand() (cmd, legacy *cobra.Command) {
 				}
 				return a.history(cmd.Context(), nil, mgr, format)
 			}
-			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
+			return a.withSession(cmd.Context(), func(ctx context.Context, s *session) error {
 				return a.history(ctx, s, s.mgr, format)
-			})(cmd, nil)
+			})
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "output format: text or json")
