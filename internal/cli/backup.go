@@ -37,7 +37,7 @@ func (a *app) backupCommand() (cmd, legacy *cobra.Command) {
 			})
 		},
 	}
-	c.Flags().StringVar(&to, "to", "", "the backup file to write (must not exist)")
+	c.Flags().StringVar(&to, "to", "", "the backup file to write, `PATH` (must not exist)")
 	return c, nil
 }
 
@@ -47,8 +47,8 @@ func (a *app) restoreCommand() (cmd, legacy *cobra.Command) {
 		Use:   "restore --from PATH",
 		Short: "Replace the database with a backup made by db backup",
 		Long: "Replace everything in the database with the backup at PATH, made by `glance-manage db backup` from a database " +
-			"of the same backend: tables, data and the alembic_version rows. Stop the Glance services first. PostgreSQL " +
-			"restores in one transaction; on MySQL/MariaDB DDL commits at once, so if a restore fails run it again.",
+			"of the same backend: tables, data and the alembic_version rows. Stop the Glance services and any other glance-manage run first " +
+			"(restore does not take the migration lock). PostgreSQL restores in one transaction; on MySQL/MariaDB DDL commits at once, so if a restore fails run it again.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from == "" {
@@ -67,7 +67,7 @@ func (a *app) restoreCommand() (cmd, legacy *cobra.Command) {
 			})
 		},
 	}
-	c.Flags().StringVar(&from, "from", "", "the backup file to restore")
+	c.Flags().StringVar(&from, "from", "", "the backup file to restore, `PATH`")
 	return c, nil
 }
 
@@ -91,7 +91,7 @@ func (a *app) withSession(ctx context.Context, fn func(context.Context, *session
 
 // backupFlag adds --backup-to to sync and expand.
 func backupFlag(c *cobra.Command, p *string) {
-	c.Flags().StringVar(p, "backup-to", "", "first write a consistent backup of the database to this new file (as `db backup --to`), and stop if that fails")
+	c.Flags().StringVar(p, "backup-to", "", "first write a consistent backup of the database to `PATH`, a new file (as db backup --to does), and stop if that fails")
 }
 
 // backupTo writes a backup and says so; sync and expand call it first when

@@ -28,7 +28,7 @@ const sqlHelp = "print the SQL statements this command would run on the configur
 func (p *planFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&p.sql, "sql", false, sqlHelp)
 	c.Flags().BoolVar(&p.dryRun, "dry-run", false, "connect, read the version table and print the revisions and statements this command would run, changing nothing")
-	c.Flags().StringVar(&p.from, "from", "", "with --sql: the revision(s) the database is at (comma-separated; default: an empty database)")
+	c.Flags().StringVar(&p.from, "from", "", "with --sql: the revision(s) the database is at, `START` (comma-separated; default: an empty database)")
 }
 
 func (p *planFlags) active() bool { return p.sql || p.dryRun || p.from != "" }
