@@ -171,6 +171,11 @@ func (m *Manager) PlaceUnderControl(ctx context.Context) (Placement, error) {
 		if len(others) == 0 {
 			return Placement{}, nil
 		}
+		// A one-step build of an empty database that was interrupted
+		// (MySQL) is finished by the next upgrade.
+		if ok, err := m.Migrator.InterruptedBuild(ctx, m.Graph().Heads()); err != nil || ok {
+			return Placement{}, err
+		}
 		return Placement{}, &ForeignDatabaseError{Tables: others, Glance: hasImages}
 	}
 	var v int

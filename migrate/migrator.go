@@ -45,6 +45,11 @@ const (
 	// DataBatch: about to run one data-migration batch (its own
 	// transaction); SQL names the data migration.
 	DataBatch
+	// BaselineStart and BaselineDone bracket a baseline build (see
+	// baseline.go): an empty database built in one step. Revision.ID is
+	// the last revision of the plan; From lists them all, comma-separated.
+	BaselineStart
+	BaselineDone
 )
 
 // Migrator applies revisions of a Graph to one database.
@@ -76,6 +81,9 @@ type Options struct {
 	DataBatch int
 	// DataProgress receives data-migration progress.
 	DataProgress func(DataProgress)
+	// NoBaseline applies every revision in turn even on an empty
+	// database (see baseline.go).
+	NoBaseline bool
 	// DataBatchTarget is how long one data-migration batch (one
 	// transaction, holding its row locks) should take when DataBatch is 0:
 	// the batch size adapts to it (0: DefaultDataBatchTarget).
@@ -196,6 +204,17 @@ func (m *Migrator) Upgrade(ctx context.Context, targets []string, o Options) (*R
 	plan, err := m.Graph.Plan(rows, targets)
 	if err != nil {
 		return nil, err
+	}
+	if !o.NoBaseline {
+		if res, done, err := m.baseline(ctx, rows, plan, o); done {
+			if err != nil && res == nil {
+				res = &Result{}
+				res.Heads, _ = m.Heads(context.WithoutCancel(ctx))
+			}
+			return res, err
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	res := &Result{}
 	for _, rev := range plan {

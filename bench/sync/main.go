@@ -8,8 +8,9 @@
 // GLANCE_TEST_POSTGRES_URL); the reference is found as in the interop
 // tests (GLANCE_REFERENCE_BIN or the Python glance-manage in PATH). Each
 // sample is a fresh process, so start-up is included on both sides. The
-// reference's head is wallaby_contract01 and ours is 2024_1_contract01:
-// ours does more work.
+// reference's head is wallaby_contract01 and ours is 2024_1_contract01,
+// so "sync" has ours do more work; "sync-same" runs ours as
+// `db sync wallaby_contract01`, the reference's whole walk and no more.
 package main
 
 import (
@@ -59,19 +60,19 @@ func main() {
 	}
 
 	var results []result
-	fmt.Printf("%-11s %-8s %12s %12s %12s %12s %8s\n", "backend", "command", "ours ms", "ref ms", "ours RSS MiB", "ref RSS MiB", "speedup")
+	fmt.Printf("%-11s %-9s %12s %12s %12s %12s %8s\n", "backend", "command", "ours ms", "ref ms", "ours RSS MiB", "ref RSS MiB", "speedup")
 	for _, name := range strings.Split(*backends, ",") {
 		b := testdb.Backend(strings.TrimSpace(name))
 		if err := testdb.Enabled(b); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: skipped: %v\n", b, err)
 			continue
 		}
-		for _, cmd := range []string{"sync", "version"} {
-			o := measure(ctx, b, work, ours, cmd, *runs)
-			line := fmt.Sprintf("%-11s %-8s %12.1f", b, cmd, ms(o.wall))
+		for _, cmd := range []string{"sync", "sync-same", "version"} {
+			o := measure(ctx, b, work, ours, ours, cmd, *runs)
+			line := fmt.Sprintf("%-11s %-9s %12.1f", b, cmd, ms(o.wall))
 			results = append(results, result{string(b), "ours", cmd, ms(o.wall), o.maxRSS, *runs})
 			if refErr == nil {
-				r := measure(ctx, b, work, ref, cmd, *runs)
+				r := measure(ctx, b, work, ours, ref, cmd, *runs)
 				results = append(results, result{string(b), "reference", cmd, ms(r.wall), r.maxRSS, *runs})
 				line += fmt.Sprintf(" %12.1f %12.1f %12.1f %7.1fx", ms(r.wall), float64(o.maxRSS)/1024, float64(r.maxRSS)/1024, ms(r.wall)/ms(o.wall))
 			} else {
@@ -88,7 +89,7 @@ func main() {
 
 // measure runs `bin db <cmd>` on fresh databases (for version: a synced
 // one) and returns the median wall time and the largest resident set.
-func measure(ctx context.Context, b testdb.Backend, work, bin, cmd string, runs int) sample {
+func measure(ctx context.Context, b testdb.Backend, work, ours, bin, cmd string, runs int) sample {
 	var walls []time.Duration
 	var rss int64
 	for i := 0; i < runs; i++ {
@@ -98,10 +99,16 @@ func measure(ctx context.Context, b testdb.Backend, work, bin, cmd string, runs 
 		check(err)
 		conf, err := testdb.WriteConfig(dir, db.URL)
 		check(err)
-		if cmd == "version" {
+		args := []string{cmd}
+		switch {
+		case cmd == "version":
 			run(bin, conf, "sync")
+		case cmd == "sync-same" && bin == ours:
+			args = []string{"sync", "wallaby_contract01"}
+		case cmd == "sync-same":
+			args = []string{"sync"}
 		}
-		s := run(bin, conf, cmd)
+		s := run(bin, conf, args...)
 		walls = append(walls, s.wall)
 		rss = max(rss, s.maxRSS)
 		check(db.Destroy(ctx))
@@ -110,15 +117,15 @@ func measure(ctx context.Context, b testdb.Backend, work, bin, cmd string, runs 
 	return sample{wall: walls[len(walls)/2], maxRSS: rss}
 }
 
-func run(bin, conf, cmd string) sample {
-	c := exec.Command(bin, "--config-file", conf, "db", cmd)
+func run(bin, conf string, args ...string) sample {
+	c := exec.Command(bin, append([]string{"--config-file", conf, "db"}, args...)...)
 	var stderr strings.Builder
 	c.Stderr = &stderr
 	start := time.Now()
 	err := c.Run()
 	wall := time.Since(start)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s db %s: %v\n%s", bin, cmd, err, stderr.String())
+		fmt.Fprintf(os.Stderr, "%s db %s: %v\n%s", bin, strings.Join(args, " "), err, stderr.String())
 		os.Exit(1)
 	}
 	var rss int64

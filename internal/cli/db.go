@@ -346,6 +346,19 @@ func (a *app) sync(ctx context.Context, s *session, version string) error {
 		a.printf("%s", msgUpToDate)
 		return nil
 	}
+	if len(heads) == 0 {
+		// An empty database is built in one step (see migrate's
+		// baseline); the phases' lines are upstream's, for scripts.
+		res, err := a.upgradeTo(ctx, s, s.mgr.Graph().Heads(), migrate.Options{RunData: true})
+		if err != nil {
+			return err
+		}
+		a.printf(msgUpgradedTo, s.mgr.ExpandHead(), s.mgr.ExpandHead())
+		a.printf("%s", msgMigrateUpToDate)
+		a.printf(msgUpgradedTo, s.mgr.ContractHead(), strings.Join(res, ", "))
+		a.printf("%s", msgSynced)
+		return nil
+	}
 	if err := a.expand(ctx, s, false); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -24,6 +25,9 @@ func (a *app) observer() func(migrate.Event) error {
 			if a.debug {
 				a.logf("DEBUG [glance-manage] %s", e.SQL)
 			}
+		case migrate.BaselineStart:
+			revs := strings.Split(e.From, ",")
+			a.logf("INFO  [glance-manage] empty database: creating the schema of %s directly (the result of the %d revisions %s .. %s)", e.Revision.ID, len(revs), revs[0], revs[len(revs)-1])
 		case migrate.OpSkipped:
 			a.logf("INFO  [glance-manage] %s: already done, skipped", e.Op.Describe())
 		}

@@ -17,6 +17,14 @@ type TableStyle struct {
 	BoolChecks bool
 	// Suffix follows the closing parenthesis (table options).
 	Suffix func(t *schema.Table) string
+	// NamedChecks writes the names in Table.CheckNames
+	// (CONSTRAINT name CHECK ...) where the table has them.
+	NamedChecks bool
+	// InlineIndexes declares the table's indexes inside CREATE TABLE
+	// (MySQL's KEY clauses): the table and its indexes then appear in one
+	// atomic statement, which also makes a re-run after a crash find
+	// either both or neither.
+	InlineIndexes bool
 }
 
 // CreateTable renders CREATE TABLE in SQLAlchemy's layout: columns, then
@@ -39,8 +47,21 @@ func CreateTable(t *schema.Table, st TableStyle) string {
 	if st.BoolChecks {
 		for _, c := range t.Columns {
 			if c.Type.Kind == schema.Boolean && c.Type.Check {
-				parts = append(parts, fmt.Sprintf("CHECK (%s IN (0, 1))", c.Name))
+				check := fmt.Sprintf("CHECK (%s IN (0, 1))", c.Name)
+				if name := t.CheckNames[c.Name]; st.NamedChecks && name != "" {
+					check = "CONSTRAINT " + name + " " + check
+				}
+				parts = append(parts, check)
 			}
+		}
+	}
+	if st.InlineIndexes {
+		for _, ix := range t.Indexes {
+			kw := "INDEX"
+			if ix.Unique {
+				kw = "UNIQUE INDEX"
+			}
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", kw, ix.Name, strings.Join(ix.Columns, ", ")))
 		}
 	}
 	s := "CREATE TABLE " + t.Name + " (\n\t" + strings.Join(parts, ", \n\t") + "\n)"
