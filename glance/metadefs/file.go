@@ -144,11 +144,16 @@ func (d *decoder) namespace(v *Value) *Namespace {
 	ns.DisplayName = d.str(v, "display_name", "the namespace", true)
 	ns.Description = d.str(v, "description", "the namespace", true)
 	ns.Visibility = d.str(v, "visibility", "the namespace", true)
+	// protected: a boolean, or 0 or 1 as upstream's export writes it on
+	// MySQL (where the column reads back as an integer).
 	if p := v.Get("protected"); p != nil && p.Kind != JSONNull {
-		if p.Kind != JSONBool {
+		b := p.Bool
+		switch {
+		case p.Kind == JSONNumber && (p.Num == "0" || p.Num == "1"):
+			b = p.Num == "1"
+		case p.Kind != JSONBool:
 			d.fail(p, "\"protected\" must be true, false or null, not %s", p.Kind)
 		}
-		b := p.Bool
 		ns.Protected = &b
 	}
 	if o := v.Get("owner"); o != nil {
