@@ -106,6 +106,7 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
+	root.CompletionOptions.DisableDefaultCmd = true
 	pf := root.PersistentFlags()
 	pf.StringArrayVar(&a.configFiles, "config-file", nil, "configuration file to read (repeatable; later files win); replaces the default files")
 	pf.StringArrayVar(&a.configDirs, "config-dir", nil, "directory of *.conf files read after the config files (repeatable)")
