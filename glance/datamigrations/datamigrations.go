@@ -44,6 +44,24 @@ func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, 
 	return hi.String, n, nil
 }
 
+// notIndexed keeps the planner from reading col through its own index
+// where that would defeat the primary-key range: SQLite's and
+// PostgreSQL's index on visibility does not keep the rows in id order, so
+// walking it sorts every NULL row for each batch. SQLite's unary + and
+// PostgreSQL's COALESCE hide the column from the index; MySQL's secondary
+// indexes end with the primary key, so its index is in id order already.
+func notIndexed(d dialect.Dialect, col string) string {
+	switch d.Name() {
+	case "sqlite":
+		return "+" + col
+	case "postgresql":
+		if col == "visibility" {
+			return "COALESCE(visibility, NULL)"
+		}
+	}
+	return col
+}
+
 // isTrue renders a boolean column test the backend understands.
 func isTrue(d dialect.Dialect, col string) string {
 	if d.Name() == "postgresql" {

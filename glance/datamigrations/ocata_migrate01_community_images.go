@@ -25,17 +25,17 @@ func communityImages() *migrate.DataMigration {
 			return count(ctx, q, "SELECT COUNT(*) FROM images WHERE visibility IS NULL")
 		},
 		Batch: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int64, error) {
-			upper, n, err := keyRange(ctx, q, d, "images", "id", "visibility IS NULL", cursor, limit)
+			upper, n, err := keyRange(ctx, q, d, "images", "id", notIndexed(d, "visibility")+" IS NULL", cursor, limit)
 			if err != nil || n == 0 {
 				return "", 0, err
 			}
 			value := fmt.Sprintf("CASE WHEN %s THEN 'public' WHEN EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND %s) THEN 'shared' ELSE 'private' END",
-				isTrue(d, "images.is_public"), isFalse(d, "m.deleted"))
+				isTrue(d, "images.is_public"), isFalse(d, notIndexed(d, "m.deleted")))
 			if d.Name() == "postgresql" {
 				value = "(" + value + ")::image_visibility"
 			}
-			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE images SET visibility = %s WHERE visibility IS NULL AND id > %s AND id <= %s",
-				value, d.Placeholder(1), d.Placeholder(2)), cursor, upper)
+			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE images SET visibility = %s WHERE %s IS NULL AND id > %s AND id <= %s",
+				value, notIndexed(d, "visibility"), d.Placeholder(1), d.Placeholder(2)), cursor, upper)
 			if err != nil {
 				return "", 0, err
 			}
