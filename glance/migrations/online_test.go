@@ -265,3 +265,27 @@ func TestLockTimeoutRetries(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderSQLStaysPlain: offline SQL keeps the plain statements and
+// shows where a live run checks the data.
+func TestRenderSQLStaysPlain(t *testing.T) {
+	for _, name := range []string{"sqlite", "mysql", "postgresql"} {
+		m, err := glance.New(nil, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := m.Migrator.RenderSQL(nil, m.Graph().Heads(), migrate.Options{Online: true})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		all := strings.Join(out, "\n")
+		for _, bad := range []string{"ALGORITHM=", "CONCURRENTLY", "lock_timeout"} {
+			if strings.Contains(all, bad) {
+				t.Errorf("%s: offline SQL contains %s", name, bad)
+			}
+		}
+		if !strings.Contains(all, "-- glance-manage checks here that every image has a visibility: no row of images WHERE visibility IS NULL") {
+			t.Errorf("%s: offline SQL does not show the visibility check", name)
+		}
+	}
+}
