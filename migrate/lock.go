@@ -406,19 +406,20 @@ func (l *Locker) Acquire(ctx context.Context, wait time.Duration) (*Lease, error
 	owner := newOwner()
 	var seen string // owner last reported to Waiting
 	for {
-		ok, err := l.tryInsert(ctx, d, owner)
-		if err == nil && ok {
-			return l.start(d, owner, created, nil), nil
-		}
-		var info *LockInfo
-		if err == nil {
-			var beat int64
-			info, beat, err = l.read(ctx, d)
-			if err == nil && info != nil && info.Stale() {
-				var took bool
-				if took, err = l.takeOver(ctx, d, owner, info, beat); err == nil && took {
-					return l.start(d, owner, created, info), nil
-				}
+		// Read first and write only when the lock looks free or stale:
+		// on SQLite a write would wait for the holder's transaction.
+		info, beat, err := l.read(ctx, d)
+		switch {
+		case err != nil:
+		case info == nil:
+			var ok bool
+			if ok, err = l.tryInsert(ctx, d, owner); err == nil && ok {
+				return l.start(d, owner, created, nil), nil
+			}
+		case info.Stale():
+			var took bool
+			if took, err = l.takeOver(ctx, d, owner, info, beat); err == nil && took {
+				return l.start(d, owner, created, info), nil
 			}
 		}
 		if err != nil {
