@@ -508,6 +508,13 @@ func (s *Lease) heartbeat() {
 		case <-t.C:
 		}
 		ok, err := s.renew(every)
+		if err != nil {
+			// The table itself gone means the lease is gone too.
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			exists, terr := s.d.TableExists(ctx, s.l.DB, LockTable)
+			cancel()
+			ok, err = exists, terr
+		}
 		if err == nil && !ok {
 			close(s.lost)
 			return
@@ -550,10 +557,15 @@ func (s *Lease) Release(ctx context.Context) error {
 	default:
 	}
 	if s.created {
-		tables, err := s.d.Tables(ctx, s.l.DB)
-		if err == nil && len(tables) == 1 && tables[0] == LockTable {
-			if _, err := s.l.DB.ExecContext(ctx, "DROP TABLE "+LockTable); err == nil {
-				return nil
+		// Only while the lease is still this one's: a stale lease taken
+		// over by another runner must not take the table with it.
+		info, _, err := s.l.read(ctx, s.d)
+		if err == nil && info != nil && info.Owner == s.owner {
+			tables, err := s.d.Tables(ctx, s.l.DB)
+			if err == nil && len(tables) == 1 && tables[0] == LockTable {
+				if _, err := s.l.DB.ExecContext(ctx, "DROP TABLE "+LockTable); err == nil {
+					return nil
+				}
 			}
 		}
 	}
