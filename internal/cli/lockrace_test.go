@@ -108,7 +108,6 @@ func pauseEnv(dir string, at int) []string {
 	return []string{"GLANCE_MANAGE_PAUSE_DIR=" + dir, "GLANCE_MANAGE_PAUSE_AT=" + strconv.Itoa(at)}
 }
 
-
 func TestLockBetweenProcesses(t *testing.T) {
 	bin := buildTool(t)
 	for _, b := range testdb.All {
