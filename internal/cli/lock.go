@@ -32,7 +32,37 @@ const EnvLockLease = "GLANCE_MANAGE_LOCK_LEASE"
 // readOnlyActions never take the lock.
 var readOnlyActions = map[string]bool{"version": true, "check": true, "export_metadefs": true}
 
-func init() { extraDBCommands = append(extraDBCommands, lockCommand) }
+func init() {
+	extraDBCommands = append(extraDBCommands, lockCommand)
+	statusLockHolder = lockHolderJSON
+}
+
+// lockHolderJSON describes the migration lock's holder for the JSON
+// status (nil when the lock is free or cannot be read).
+func lockHolderJSON(s *session) any {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l := &migrate.Locker{DB: s.mgr.DB, Dialect: s.mgr.Dialect}
+	info, err := l.Show(ctx)
+	if err != nil || info == nil {
+		return nil
+	}
+	process := "unknown (another host)"
+	switch {
+	case info.Local && info.Alive:
+		process = "running"
+	case info.Local:
+		process = "gone"
+	}
+	return map[string]any{
+		"command": info.Command, "host": info.Host, "pid": info.PID, "owner": info.Owner,
+		"acquired":              info.Acquired.Format(time.RFC3339),
+		"heartbeat_age_seconds": info.Silence.Seconds(),
+		"expires_in_seconds":    info.ExpiresIn.Seconds(),
+		"process":               process,
+		"stale":                 info.Stale(),
+	}
+}
 
 // needsLock reports whether cmd changes the database.
 func needsLock(cmd *cobra.Command) bool {

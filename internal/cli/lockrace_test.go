@@ -151,6 +151,9 @@ func TestLockBetweenProcesses(t *testing.T) {
 				if !strings.Contains(out, "running on this host") {
 					t.Fatalf("db lock show while held:\n%s", out)
 				}
+				if out := runTool(t, bin, db.URL, "db", "check", "--format", "json"); !strings.Contains(out, `"command": "db sync"`) || !strings.Contains(out, `"process": "running"`) {
+					t.Fatalf("db check --format json while held:\n%s", out)
+				}
 				if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 					t.Fatal(err)
 				}
