@@ -3,9 +3,9 @@ package glance_test
 // Crash injection: the real glance-manage binary, built with the
 // crashtest tag (see migrate/crashpoint_crashtest.go), is killed with
 // SIGKILL at every crash point in turn (before every statement and every
-// data-migration batch) of `db sync` from an empty database, and of
-// `db expand`, `db migrate` and `db contract` on a Mitaka database with
-// data. After each kill the same command runs again, then the remaining
+// data-migration batch) of `db sync` from an empty database and from a
+// Mitaka database with data (every revision and data migration), and of
+// `db expand`, `db migrate` and `db contract` on such a Mitaka database. After each kill the same command runs again, then the remaining
 // ones; the schema, the rows and alembic_version must then be exactly
 // those of an uninterrupted run, and the re-run must take over the dead
 // run's migration lock by itself.
@@ -119,6 +119,7 @@ type crashPoint struct {
 func TestCrashAtEveryStatement(t *testing.T) {
 	scenarios := []crashScenario{
 		{name: "sync", steps: [][]string{{"db", "sync"}}},
+		{name: "sync-from-mitaka", setup: mitakaWithData, steps: [][]string{{"db", "sync"}}},
 		{name: "expand-migrate-contract", setup: mitakaWithData, sampled: true,
 			steps: [][]string{{"db", "expand"}, {"db", "migrate"}, {"db", "contract"}}},
 	}
