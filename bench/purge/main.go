@@ -1,0 +1,278 @@
+// Command purge benchmarks `db purge` on a large database: this
+// glance-manage, the upstream reference tool, and a bare single DELETE of
+// the same rows (the floor: what the database itself needs), side by side
+// in one run on each enabled backend, and prints the ratios.
+//
+//	go run ./bench/purge -rows 1000000 -backends mysql
+//
+// Each measurement starts from a fresh database at wallaby_contract01 (the
+// reference's head) holding -rows soft-deleted image_properties rows,
+// deleted 60 days ago, over 1000 live images. The tools run as separate
+// processes (`db purge --max_rows -1`, start-up included); the bare DELETE
+// is one statement over an open connection. Meanwhile a writer inserts a
+// live image_properties row every 10 ms and records how long each insert
+// waits: the worst wait is how long the purge held locks the writer
+// needed.
+//
+// Backends are enabled as in the tests (GLANCE_TEST_MYSQL_URL,
+// GLANCE_TEST_POSTGRES_URL); the reference is found as in the interop
+// tests (GLANCE_REFERENCE_BIN or the Python glance-manage in PATH).
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/glance-manage/glance-manage/glance"
+	"github.com/glance-manage/glance-manage/internal/testdb"
+	"github.com/glance-manage/glance-manage/migrate"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+)
+
+type result struct {
+	Backend, Tool string
+	Rows          int
+	Seconds       float64
+	WorstWaitMS   float64 // the concurrent writer's longest insert
+	Writes        int     // inserts the writer completed meanwhile
+}
+
+func main() {
+	rows := flag.Int("rows", 1000000, "soft-deleted rows to purge (a multiple of 1000)")
+	backends := flag.String("backends", "sqlite,mysql,postgresql", "backends to measure (disabled ones are skipped)")
+	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	flag.Parse()
+	if *rows < 1000 || *rows%1000 != 0 {
+		fail(fmt.Errorf("-rows must be a positive multiple of 1000"))
+	}
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "glance-bench-purge-")
+	check(err)
+	defer os.RemoveAll(work)
+	ours := filepath.Join(work, "glance-manage")
+	build := exec.Command("go", "build", "-o", ours, "./cmd/glance-manage")
+	build.Stderr = os.Stderr
+	check(build.Run())
+	ref, refErr := testdb.FindReference()
+	if refErr != nil {
+		fmt.Fprintf(os.Stderr, "reference: %v (measuring ours and the bare DELETE only)\n", refErr)
+	}
+
+	var results []result
+	for _, name := range strings.Split(*backends, ",") {
+		b := testdb.Backend(strings.TrimSpace(name))
+		if err := testdb.Enabled(b); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: skipped: %v\n", b, err)
+			continue
+		}
+		tools := []string{"ours", "reference", "bare DELETE"}
+		byTool := map[string]result{}
+		for _, tool := range tools {
+			if tool == "reference" && refErr != nil {
+				continue
+			}
+			bin := ours
+			if tool == "reference" {
+				bin = ref
+			}
+			r := measure(ctx, b, work, tool, bin, *rows)
+			byTool[tool] = r
+			results = append(results, r)
+			fmt.Fprintf(os.Stderr, "%s %s: %.2f s, writer's worst wait %.0f ms\n", b, tool, r.Seconds, r.WorstWaitMS)
+		}
+		report(b, *rows, byTool)
+	}
+	if *jsonOut != "" {
+		data, _ := json.MarshalIndent(results, "", "  ")
+		check(os.WriteFile(*jsonOut, data, 0o644))
+	}
+}
+
+func report(b testdb.Backend, rows int, r map[string]result) {
+	bare, ours := r["bare DELETE"], r["ours"]
+	fmt.Printf("\n%s, %d soft-deleted rows\n", b, rows)
+	fmt.Printf("%-12s %9s %12s %18s\n", "tool", "seconds", "vs bare", "writer worst wait")
+	for _, tool := range []string{"bare DELETE", "reference", "ours"} {
+		x, ok := r[tool]
+		if !ok {
+			continue
+		}
+		fmt.Printf("%-12s %9.2f %11.2fx %15.0f ms\n", tool, x.Seconds, x.Seconds/bare.Seconds, x.WorstWaitMS)
+	}
+	if refr, ok := r["reference"]; ok {
+		fmt.Printf("ours is %.2fx faster than the reference; %.2fx the bare DELETE (target <= 1.25x); worst writer wait %.0f ms (target < 200 ms)\n",
+			refr.Seconds/ours.Seconds, ours.Seconds/bare.Seconds, ours.WorstWaitMS)
+	}
+}
+
+// measure builds a fresh database with rows soft-deleted rows, purges it
+// with tool while a writer inserts, and checks that every old row went.
+func measure(ctx context.Context, b testdb.Backend, work, tool, bin string, rows int) result {
+	dir, err := os.MkdirTemp(work, "run-")
+	check(err)
+	db, err := testdb.Create(ctx, b, dir)
+	check(err)
+	defer func() { check(db.Destroy(ctx)) }()
+	m, err := glance.New(db.SQL, string(b))
+	check(err)
+	_, err = m.Migrator.Upgrade(ctx, []string{"wallaby_contract01"}, migrate.Options{RunData: true})
+	check(err)
+	cutoff := populate(ctx, db.SQL, m.Dialect, rows)
+	settle(ctx, db.SQL, m.Dialect)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var worst time.Duration
+	var writes int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		worst, writes = writer(ctx, db.SQL, m.Dialect, stop)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	switch tool {
+	case "bare DELETE":
+		_, err = db.SQL.ExecContext(ctx, "DELETE FROM image_properties WHERE deleted_at < "+m.Dialect.Placeholder(1), cutoff)
+		check(err)
+	default:
+		conf, err := testdb.WriteConfig(dir, db.URL)
+		check(err)
+		c := exec.Command(bin, "--config-file", conf, "db", "purge", "--max_rows", "-1")
+		var stderr strings.Builder
+		c.Stderr = &stderr
+		if err := c.Run(); err != nil {
+			fail(fmt.Errorf("%s db purge: %v\n%s", tool, err, stderr.String()))
+		}
+	}
+	took := time.Since(start)
+	close(stop)
+	wg.Wait()
+	var left int
+	check(db.SQL.QueryRowContext(ctx, "SELECT COUNT(*) FROM image_properties WHERE deleted_at IS NOT NULL").Scan(&left))
+	if left != 0 {
+		fail(fmt.Errorf("%s on %s left %d soft-deleted rows", tool, b, left))
+	}
+	return result{Backend: string(b), Tool: tool, Rows: rows, Seconds: took.Seconds(), WorstWaitMS: float64(worst.Microseconds()) / 1000, Writes: writes}
+}
+
+// populate inserts 1000 live images and rows soft-deleted properties
+// (rows/1000 per image), deleted 60 days ago, and returns the cutoff of
+// a 30-day purge.
+func populate(ctx context.Context, db *sql.DB, d dialect.Dialect, rows int) string {
+	now := time.Now().UTC()
+	created := now.AddDate(0, 0, -400).Format("2006-01-02 15:04:05")
+	deleted := now.AddDate(0, 0, -60).Format("2006-01-02 15:04:05")
+	cutoff := now.AddDate(0, 0, -30).Format("2006-01-02 15:04:05")
+	exec := func(q string) {
+		_, err := db.ExecContext(ctx, q)
+		check(err)
+	}
+	exec("CREATE TABLE bench_seq (n INTEGER NOT NULL PRIMARY KEY)")
+	var vals []string
+	for i := 0; i < 1000; i++ {
+		vals = append(vals, fmt.Sprintf("(%d)", i))
+	}
+	exec("INSERT INTO bench_seq (n) VALUES " + strings.Join(vals, ", "))
+	concat := func(parts ...string) string {
+		if d.Name() == "mysql" {
+			return "CONCAT(" + strings.Join(parts, ", ") + ")"
+		}
+		return "(" + strings.Join(parts, " || ") + ")"
+	}
+	str := func(col string) string {
+		if d.Name() == "mysql" {
+			return col
+		}
+		return "CAST(" + col + " AS TEXT)"
+	}
+	tru, fals := "TRUE", "FALSE"
+	if d.Name() == "sqlite" {
+		tru, fals = "1", "0"
+	}
+	exec(fmt.Sprintf("INSERT INTO images (id, name, status, created_at, deleted, min_disk, min_ram, protected, visibility) SELECT %s, 'bench', 'active', '%s', %s, 0, 0, %s, 'private' FROM bench_seq",
+		concat("'img-'", str("n")), created, fals, fals))
+	exec(fmt.Sprintf("INSERT INTO image_properties (image_id, name, value, created_at, deleted, deleted_at) SELECT %s, %s, 'v', '%s', %s, '%s' FROM bench_seq a CROSS JOIN bench_seq b WHERE b.n < %d ORDER BY b.n, a.n",
+		concat("'img-'", str("a.n")), concat("'p'", str("b.n")), created, tru, deleted, rows/1000))
+	exec("DROP TABLE bench_seq")
+	switch d.Name() {
+	case "postgresql":
+		exec("VACUUM ANALYZE image_properties")
+	case "mysql":
+		exec("ANALYZE TABLE image_properties")
+	default:
+		exec("ANALYZE")
+	}
+	return cutoff
+}
+
+// settle waits until the server has written out the population's dirty
+// pages and purged its undo history, so that no measurement pays for the
+// previous step's background work.
+func settle(ctx context.Context, db *sql.DB, d dialect.Dialect) {
+	switch d.Name() {
+	case "postgresql":
+		_, err := db.ExecContext(ctx, "CHECKPOINT")
+		check(err)
+	case "mysql":
+		status := func(name string) int64 {
+			var k string
+			var v int64
+			if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE '"+name+"'").Scan(&k, &v); err != nil {
+				return 0
+			}
+			return v
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			if status("Innodb_buffer_pool_pages_dirty") < 1000 && status("Innodb_history_list_length") < 1000 {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	default:
+		_, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+		check(err)
+	}
+}
+
+// writer inserts a live property every 10 ms until stop closes, and
+// returns its longest insert and how many it made.
+func writer(ctx context.Context, db *sql.DB, d dialect.Dialect, stop chan struct{}) (time.Duration, int) {
+	q := fmt.Sprintf("INSERT INTO image_properties (image_id, name, value, created_at, deleted) VALUES (%s, %s, 'v', %s, %s)",
+		d.Placeholder(1), d.Placeholder(2), d.Placeholder(3), d.Placeholder(4))
+	var worst time.Duration
+	n := 0
+	for {
+		select {
+		case <-stop:
+			return worst, n
+		case <-time.After(10 * time.Millisecond):
+		}
+		start := time.Now()
+		_, err := db.ExecContext(ctx, q, "img-0", fmt.Sprintf("w%d", n), time.Now().UTC().Format("2006-01-02 15:04:05"), false)
+		check(err)
+		worst = max(worst, time.Since(start))
+		n++
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
