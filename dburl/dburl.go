@@ -139,7 +139,18 @@ func (p *parts) redacted() string {
 		}
 		b.WriteByte('@')
 	}
-	b.WriteString(redactQuery(p.after))
+	after := p.after
+	// An unencoded '@' in a password leaves the password's tail in front
+	// of the host ("u:pa@ss@host" reads as password "pa", host
+	// "ss@host"): hide everything up to the host's last '@'.
+	hostEnd := strings.IndexAny(after, "/?")
+	if hostEnd < 0 {
+		hostEnd = len(after)
+	}
+	if at := strings.LastIndex(after[:hostEnd], "@"); at >= 0 {
+		after = "****" + after[at:]
+	}
+	b.WriteString(redactQuery(after))
 	return escapeControls(b.String())
 }
 

@@ -143,7 +143,7 @@ func TestHostileInput(t *testing.T) {
 			return []string{"db", "version"}, "postgresql://glance:" + pwEnc + "@127.0.0.1:1/glance?connect_timeout=2", []string{pw, pwEnc, "Secr3t"}
 		}, want: "cannot open"},
 		{name: "unescaped @ in the password", setup: func(*testing.T, *testdb.DB) ([]string, string, []string) {
-			return []string{"db", "sync"}, "mysql+pymysql://glance:pa@Secr3t@127.0.0.1:1/glance", []string{"pa@Secr3t"}
+			return []string{"db", "sync"}, "mysql+pymysql://glance:pa@Secr3t@127.0.0.1:1/glance", []string{"pa@Secr3t", "Secr3t"}
 		}, want: "ERROR"},
 		{name: "unknown scheme with a password", setup: func(*testing.T, *testdb.DB) ([]string, string, []string) {
 			return []string{"db", "sync"}, "oracle://scott:" + pwEnc + "@db/orcl", []string{pw, pwEnc, "Secr3t"}
