@@ -63,12 +63,50 @@ func (e *DataPendingError) Unwrap() error { return ErrDataMigrationPending }
 // takes about DefaultDataBatchTarget (between MinDataBatch and
 // MaxDataBatch rows): long enough to amortize the round trips, short
 // enough that no writer waits long for a row the batch holds.
+//
+// The target is a quarter of the 200 ms a batch may hold its locks at
+// most: the size is chosen from the batches already run, so a batch can
+// only overshoot by what the rate per row changed since the last one.
+// See nextDataBatch for how the size moves.
 const (
 	DefaultDataBatch       = 1000
 	MinDataBatch           = 100
 	MaxDataBatch           = 20000
-	DefaultDataBatchTarget = 100 * time.Millisecond
+	DefaultDataBatchTarget = 50 * time.Millisecond
+	// DataBatchGrowth caps how much larger (as a factor) one batch may
+	// be than the one before it.
+	DataBatchGrowth = 1.25
 )
+
+// nextDataBatch returns the size of the batch after one of n rows that
+// held its transaction for took, aiming at target. The time per row
+// measured by that batch gives the size that would have taken target;
+// a batch that overran the target shrinks to it at once (and to half of
+// it after one that took more than twice the target: the rate is then
+// unsteady, the machine loaded or a writer held a row); otherwise the size
+// grows towards it by at most DataBatchGrowth per batch, so that one
+// fast batch never makes the next one much larger. The result stays
+// within [MinDataBatch, MaxDataBatch].
+func nextDataBatch(n int, took, target time.Duration) int {
+	if n <= 0 || target <= 0 {
+		return DefaultDataBatch
+	}
+	if took <= 0 {
+		took = 1 // faster than the clock: grow by the cap
+	}
+	ideal := float64(n) * float64(target) / float64(took)
+	var next float64
+	switch {
+	case took > 2*target:
+		next = ideal / 2
+	case took > target:
+		next = ideal
+	default:
+		next = min(ideal, float64(n)*DataBatchGrowth)
+		next = max(next, float64(n)) // never shrink after a batch within target
+	}
+	return min(max(int(next), MinDataBatch), MaxDataBatch)
+}
 
 // PendingData lists, for every data migration whose expand revision is
 // applied and whose contract revision is not, the rows it still has to
@@ -172,8 +210,18 @@ func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, 
 				break
 			}
 			p.Retries++
-			if serr := sleep(ctx, backoff(attempt)/4); serr != nil {
+			wait := backoff(attempt) / 4
+			if oerr := m.observe(Event{Kind: Retry, SQL: dm.Name, Err: err, Wait: wait, Attempt: attempt + 1}); oerr != nil {
+				return p.Done, oerr
+			}
+			if serr := sleep(ctx, wait); serr != nil {
 				return p.Done, serr
+			}
+			if adaptive {
+				// The rows stay locked by someone else, or the
+				// machine is busy: try again with a smaller batch.
+				batch = max(batch/2, MinDataBatch)
+				n = min(n, batch)
 			}
 		}
 		if err != nil {
@@ -191,13 +239,8 @@ func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, 
 			break
 		}
 		cursor = next
-		if adaptive && n == batch {
-			switch {
-			case took < target/2:
-				batch = min(batch*2, MaxDataBatch)
-			case took > target:
-				batch = max(batch/2, MinDataBatch)
-			}
+		if adaptive && (n == batch || took > target) {
+			batch = nextDataBatch(n, took, target)
 		}
 	}
 	p.Elapsed, p.Finished = time.Since(start), true
