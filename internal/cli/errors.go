@@ -17,6 +17,7 @@ func (a *app) fail(err error) error {
 		re *migrate.RevisionError
 		ve *migrate.VersionTableError
 		dp *migrate.DataPendingError
+		pe *migrate.PreconditionError
 		fe *glance.ForeignDatabaseError
 		se *migrate.StepError
 		ee *exitErr
@@ -42,6 +43,12 @@ func (a *app) fail(err error) error {
 			strings.Join(ve.Rows, ", "))
 	case errors.As(err, &ve):
 		return exit(exitError, "ERROR: the alembic_version table makes no sense (%s). Restore it from a backup, or set it right with `glance-manage db version_control --version <revision>`.", ve.Detail)
+	case errors.As(err, &pe):
+		// Rows lacking the new data appeared after the data migration
+		// (services of the previous release still writing): the
+		// revision stopped before dropping anything.
+		return exit(exitError, "ERROR: %s refused and changed nothing: %d row(s) of %s still lack the new data (%s). Stop every service of the previous release, run `glance-manage db migrate`, then run `glance-manage db contract` again.",
+			pe.Revision, pe.Rows, pe.Table, pe.Where)
 	case errors.As(err, &dp):
 		return exit(exitError, "ERROR: %d row(s) still need the data migration %s before %s can run. Run `glance-manage db migrate` first.", dp.Rows, dp.Migration, dp.Revision)
 	case errors.As(err, &fe) && fe.Glance:

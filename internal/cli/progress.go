@@ -28,11 +28,28 @@ func (a *app) observer() func(migrate.Event) error {
 		case migrate.BaselineStart:
 			revs := strings.Split(e.From, ",")
 			a.logf("INFO  [glance-manage] empty database: creating the schema of %s directly (the result of the %d revisions %s .. %s)", e.Revision.ID, len(revs), revs[0], revs[len(revs)-1])
+		case migrate.Retry:
+			// A revision (or a data-migration batch) hit a lock wait
+			// timeout, a deadlock or a busy database and was rolled
+			// back; it runs again after the backoff.
+			what := "data migration " + e.SQL
+			if e.Revision != nil {
+				what = "revision " + e.Revision.ID
+			}
+			a.logf("INFO  [glance-manage] %s failed: %s; attempt %d in %s", what, oneLine(e.Err), e.Attempt+1, e.Wait.Round(time.Millisecond))
 		case migrate.OpSkipped:
 			a.logf("INFO  [glance-manage] %s: already done, skipped", e.Op.Describe())
 		}
 		return nil
 	}
+}
+
+// oneLine is err's text on one line.
+func oneLine(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // dataProgress shows data-migration progress: a bar with rate and ETA on
