@@ -74,6 +74,10 @@ type Phase struct {
 	P50, P99 time.Duration
 	Max      time.Duration // the longest write: the longest any writer was blocked
 	Stall    time.Duration // the longest time in which no write completed
+	// StallDuring lists the statements of an in-process step that were
+	// running during the longest stall: the one running when it began and
+	// those started before it ended (at most a few).
+	StallDuring []string
 }
 
 // Rate is the successful writes per second.
@@ -119,6 +123,11 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "%-12s %10s %8d %9.0f %9s %9s %9s %9s %7d %7d\n", p.Name, step, p.Writes, p.Rate(),
 			ms(p.P50), ms(p.P99), ms(p.Max), ms(p.Stall), p.Failed, p.Retries)
 	}
+	for _, p := range r.Phases {
+		if len(p.StallDuring) > 0 && p.Step > 0 {
+			fmt.Fprintf(&b, "%s: longest stall (%s) during: %s\n", p.Name, ms(p.Stall), strings.Join(p.StallDuring, " | "))
+		}
+	}
 	if r.MaxBatch > 0 {
 		fmt.Fprintf(&b, "data migration: %d rows, longest batch %s\n", r.Migrated, ms(r.MaxBatch))
 	}
@@ -151,9 +160,35 @@ type phase struct {
 	retries  int64
 	failures []string
 	stall    time.Duration
+	stallAt  time.Time // when the longest stall began
+	stmts    []stamped // statements of the in-process step, in order
 	start    time.Time
 	end      time.Time
 	step     time.Duration
+}
+
+// stamped is a statement and when it started.
+type stamped struct {
+	at  time.Time
+	sql string
+}
+
+// during returns the statements running in [from, to]: the last one
+// started before from and those started up to to.
+func during(stmts []stamped, from, to time.Time) []string {
+	var out []string
+	for i, st := range stmts {
+		if st.at.After(to) {
+			break
+		}
+		if st.at.After(from) || i == len(stmts)-1 || stmts[i+1].at.After(from) {
+			out = append(out, st.sql)
+		}
+	}
+	if len(out) > 4 {
+		out = append(out[:4], fmt.Sprintf("... %d more", len(out)-4))
+	}
+	return out
 }
 
 func (p *phase) record(d time.Duration, retries int, err error, what string) {
@@ -174,6 +209,9 @@ func (p *phase) result() Phase {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := Phase{Name: p.name, Step: p.step, Writes: int64(len(p.lat)), Failed: p.failed, Retries: p.retries, Duration: p.end.Sub(p.start), Stall: p.stall}
+	if p.stall > 0 {
+		out.StallDuring = during(p.stmts, p.stallAt, p.stallAt.Add(p.stall))
+	}
 	if len(p.lat) > 0 {
 		l := append([]time.Duration(nil), p.lat...)
 		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
@@ -236,10 +274,36 @@ func (h *harness) watch(ctx context.Context) {
 			}
 			gap := t.Sub(time.Unix(0, last))
 			p.mu.Lock()
-			p.stall = max(p.stall, gap)
+			if gap > p.stall {
+				p.stall, p.stallAt = gap, time.Unix(0, last)
+			}
 			p.mu.Unlock()
 		}
 	}
+}
+
+// observe records the statements of in-process steps in the current
+// phase, to name what ran during its longest stall. Data-migration
+// batches are recorded as "batch of <migration>".
+func (h *harness) observe(e migrate.Event) error {
+	var sql string
+	switch e.Kind {
+	case migrate.Statement:
+		sql = strings.Join(strings.Fields(e.SQL), " ")
+		if len(sql) > 160 {
+			sql = sql[:157] + "..."
+		}
+	case migrate.DataBatch:
+		sql = "batch of " + e.SQL
+	default:
+		return nil
+	}
+	if p := h.cur.Load(); p != nil {
+		p.mu.Lock()
+		p.stmts = append(p.stmts, stamped{time.Now(), sql})
+		p.mu.Unlock()
+	}
+	return nil
 }
 
 // Run runs the whole scenario.
@@ -261,6 +325,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	h := &harness{cfg: cfg, db: cfg.DB, mgr: mgr}
+	mgr.Migrator.Observe = h.observe
 	h.ph, h.phs = placeholders(mgr.Dialect)
 	if on, ok := mgr.Dialect.(dialect.Online); ok {
 		h.retryable = on.Retryable
