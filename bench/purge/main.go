@@ -38,6 +38,8 @@ import (
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
+var withWriter bool
+
 type result struct {
 	Backend, Tool string
 	Rows          int
@@ -50,6 +52,7 @@ func main() {
 	rows := flag.Int("rows", 1000000, "soft-deleted rows to purge (a multiple of 1000)")
 	backends := flag.String("backends", "sqlite,mysql,postgresql", "backends to measure (disabled ones are skipped)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	flag.BoolVar(&withWriter, "writer", true, "run the concurrent writer")
 	flag.Parse()
 	if *rows < 1000 || *rows%1000 != 0 {
 		fail(fmt.Errorf("-rows must be a positive multiple of 1000"))
@@ -133,11 +136,13 @@ func measure(ctx context.Context, b testdb.Backend, work, tool, bin string, rows
 	var wg sync.WaitGroup
 	var worst time.Duration
 	var writes int
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		worst, writes = writer(ctx, db.SQL, m.Dialect, stop)
-	}()
+	if withWriter {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			worst, writes = writer(ctx, db.SQL, m.Dialect, stop)
+		}()
+	}
 	time.Sleep(200 * time.Millisecond)
 	start := time.Now()
 	switch tool {
@@ -150,6 +155,9 @@ func measure(ctx context.Context, b testdb.Backend, work, tool, bin string, rows
 		c := exec.Command(bin, "--config-file", conf, "db", "purge", "--max_rows", "-1")
 		var stderr strings.Builder
 		c.Stderr = &stderr
+		if os.Getenv("BENCH_VERBOSE") != "" {
+			c.Stderr = os.Stderr
+		}
 		if err := c.Run(); err != nil {
 			fail(fmt.Errorf("%s db purge: %v\n%s", tool, err, stderr.String()))
 		}
@@ -259,8 +267,16 @@ func writer(ctx context.Context, db *sql.DB, d dialect.Dialect, stop chan struct
 		case <-time.After(10 * time.Millisecond):
 		}
 		start := time.Now()
-		_, err := db.ExecContext(ctx, q, "img-0", fmt.Sprintf("w%d", n), time.Now().UTC().Format("2006-01-02 15:04:05"), false)
-		check(err)
+		for {
+			_, err := db.ExecContext(ctx, q, "img-0", fmt.Sprintf("w%d", n), time.Now().UTC().Format("2006-01-02 15:04:05"), false)
+			// SQLite gives up after its busy timeout: try again, the
+			// wait goes on.
+			if err != nil && strings.Contains(err.Error(), "SQLITE_BUSY") {
+				continue
+			}
+			check(err)
+			break
+		}
 		worst = max(worst, time.Since(start))
 		n++
 	}

@@ -343,7 +343,10 @@ func (p *purger) table(ctx context.Context, t table) (*TableResult, error) {
 }
 
 // byKey deletes every eligible row (older than before too, unless it is
-// ""), walking the primary key in batches.
+// ""), walking the primary key in ranges of about one batch: it finds the
+// key that ends the next batch, then deletes the eligible rows up to it
+// with one range DELETE (no list of keys travels, so each batch costs
+// the database about what a bare DELETE of those rows costs).
 func (p *purger) byKey(ctx context.Context, t table, tr *TableResult, before string, report func(bool)) error {
 	var last any
 	for {
@@ -358,20 +361,51 @@ func (p *purger) byKey(ctx context.Context, t table, tr *TableResult, before str
 		if last != nil {
 			where += fmt.Sprintf(" AND %s > %s", key, a.add(last))
 		}
-		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d", key, from, where, key, p.batch)
+		if p.d.Name() == "sqlite" && !t.join {
+			// Walk the primary key: unary + keeps SQLite's planner from
+			// scanning the deleted or deleted_at index instead and sorting
+			// (once per batch: quadratic on a large table).
+			where = strings.Replace(where, "t.deleted_at <", "+t.deleted_at <", 1)
+			where = strings.Replace(where, "t.deleted = TRUE", "+t.deleted = TRUE", 1)
+		}
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT 1 OFFSET %d", key, from, where, key, p.batch-1)
 		ids, err := p.ids(ctx, t, q, a.list...)
 		if err != nil {
 			return err
 		}
 		if len(ids) == 0 {
+			// Fewer than a batch left: delete them by key, so that no
+			// open-ended range DELETE scans (and on MySQL locks) the
+			// rest of the table.
+			q = fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d", key, from, where, key, p.batch)
+			if ids, err = p.ids(ctx, t, q, a.list...); err != nil || len(ids) == 0 {
+				return err
+			}
+			if err := p.delete(ctx, t, tr, ids); err != nil {
+				return err
+			}
+			report(false)
 			return nil
 		}
-		if err := p.delete(ctx, t, tr, ids); err != nil {
+		if err := p.deleteRange(ctx, t, tr, last, ids[0], before); err != nil {
 			return err
 		}
 		report(false)
-		last = ids[len(ids)-1]
+		last = ids[0]
 	}
+}
+
+// deleteRange deletes the eligible rows whose key is after from (nil: the
+// first) up to and including to, deleted before before too unless it is
+// "", in one statement.
+func (p *purger) deleteRange(ctx context.Context, t table, tr *TableResult, from, to any, before string) error {
+	a := &args{d: p.d}
+	var conds []string
+	if from != nil {
+		conds = append(conds, fmt.Sprintf("%s > %s", t.key, a.add(from)))
+	}
+	conds = append(conds, fmt.Sprintf("%s <= %s", t.key, a.add(to)))
+	return p.exec(ctx, t, tr, conds, before, a)
 }
 
 // oldest deletes the n oldest eligible rows with one SELECT and one DELETE.
@@ -458,22 +492,42 @@ func (p *purger) ids(ctx context.Context, t table, q string, args ...any) ([]any
 
 // delete deletes the rows with these keys in one statement (its own
 // transaction), checking again that each is still eligible and
-// unreferenced, and adapts the batch size to how long it took.
+// unreferenced.
 func (p *purger) delete(ctx context.Context, t table, tr *TableResult, ids []any) error {
-	var b strings.Builder
 	a := &args{d: p.d}
-	fmt.Fprintf(&b, "DELETE FROM %s WHERE %s IN (", t.name, t.key)
+	ph := make([]string, len(ids))
 	for i, id := range ids {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(a.add(id))
+		ph[i] = a.add(id)
+	}
+	return p.exec(ctx, t, tr, []string{fmt.Sprintf("%s IN (%s)", t.key, strings.Join(ph, ", "))}, "", a)
+}
+
+// exec runs one DELETE of t's rows matching conds that are still eligible
+// (and deleted before before, unless it is "") and unreferenced, counts
+// them, and adapts the batch size to how long it took.
+func (p *purger) exec(ctx context.Context, t table, tr *TableResult, conds []string, before string, a *args) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "DELETE FROM %s WHERE ", t.name)
+	for _, c := range conds {
+		b.WriteString(c + " AND ")
 	}
 	ph := a.add(p.cutoff)
 	if t.join {
-		fmt.Fprintf(&b, ") AND EXISTS (SELECT 1 FROM tasks k WHERE k.id = %s.%s AND k.deleted_at < %s AND k.deleted = TRUE)", t.name, t.key, ph)
+		fmt.Fprintf(&b, "EXISTS (SELECT 1 FROM tasks k WHERE k.id = %s.%s AND k.deleted_at < %s AND k.deleted = TRUE", t.name, t.key, ph)
+		if before != "" {
+			fmt.Fprintf(&b, " AND k.deleted_at < %s", a.add(before))
+		}
+		b.WriteString(")")
 	} else {
-		fmt.Fprintf(&b, ") AND deleted_at < %s AND deleted = TRUE", ph)
+		// On SQLite, unary + keeps the planner on the key (see byKey).
+		plus := ""
+		if p.d.Name() == "sqlite" {
+			plus = "+"
+		}
+		fmt.Fprintf(&b, "%sdeleted_at < %s AND %sdeleted = TRUE", plus, ph, plus)
+		if before != "" {
+			fmt.Fprintf(&b, " AND %sdeleted_at < %s", plus, a.add(before))
+		}
 		for _, r := range t.refs {
 			fmt.Fprintf(&b, " AND NOT EXISTS (SELECT 1 FROM %s c WHERE c.%s = %s.%s)", r.table, r.column, t.name, t.key)
 		}
