@@ -275,6 +275,10 @@ func (a *app) renderPlan(ctx context.Context, kind, version string, rows []strin
 	}
 	w.comment("Revisions to apply (%d): %s", len(steps), strings.Join(ids, " "))
 	w.comment("Resulting revision(s): %s", strings.Join(cur, ", "))
+	if len(rows) == 0 && s != nil && len(steps) > 1 {
+		w.comment("This database is empty: the real run creates the resulting schema in one step")
+		w.comment("(the same tables, columns, indexes and version rows); below, the revisions one by one.")
+	}
 
 	cur = rows
 	transactional := mgr.Dialect.TransactionalDDL()
