@@ -114,7 +114,9 @@ var _ dialect.Online = Dialect{}
 // built with CREATE INDEX CONCURRENTLY, which takes a SHARE UPDATE
 // EXCLUSIVE lock (writers go on) but cannot run inside a transaction; an
 // invalid index left by an interrupted build is dropped first (Done
-// reports an invalid index as not done). Everything else is as Render:
+// reports an invalid index as not done). A column made NOT NULL is
+// checked outside the revision's transaction (see setNotNullOnline).
+// Everything else is as Render:
 // the revision's transaction holds its locks until it commits, each taken
 // with the short lock_timeout of SessionSQL.
 func (d Dialect) OnlineRender(op schema.Op) ([]dialect.Stmt, error) {
@@ -126,8 +128,51 @@ func (d Dialect) OnlineRender(op schema.Op) ([]dialect.Stmt, error) {
 			{Forms: []string{create}, NoTx: true},
 		}, nil
 	}
+	if o, ok := op.(schema.AlterColumn); ok && o.ChangeNullable && o.New.NotNull {
+		return setNotNullOnline(o), nil
+	}
 	stmts, err := d.Render(op)
 	return dialect.Plain(stmts), err
+}
+
+// setNotNullOnline makes a column NOT NULL without scanning the table
+// under an ACCESS EXCLUSIVE lock. A plain SET NOT NULL reads every row to
+// prove there is no NULL while it holds that lock, so every reader and
+// writer of the table waits for the scan. Instead: a CHECK (col IS NOT
+// NULL) constraint is added NOT VALID (catalog only; enforced for new
+// rows from then on) in the revision's transaction, which then commits;
+// VALIDATE CONSTRAINT scans the table outside it, under a SHARE UPDATE
+// EXCLUSIVE lock that lets reads and writes go on; in a new transaction
+// SET NOT NULL finds the validated constraint proves the column has no
+// NULL and skips its scan (PostgreSQL 12 and later), and the constraint,
+// now redundant, is dropped. The schema ends as with the plain statement.
+// An attempt interrupted half-way leaves the constraint behind; the
+// next one drops it first and starts again.
+func setNotNullOnline(o schema.AlterColumn) []dialect.Stmt {
+	ck := notNullCheck(o.Table, o.New.Name)
+	out := []dialect.Stmt{
+		{Forms: []string{fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", o.Table, ck)}},
+		{Forms: []string{fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID", o.Table, ck, o.New.Name)}},
+		{Forms: []string{fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", o.Table, ck)}, NoTx: true},
+		{Forms: []string{fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", o.Table, o.New.Name)}},
+	}
+	if o.ChangeDefault {
+		plain := o
+		plain.ChangeNullable = false
+		stmts, _ := Dialect{}.Render(plain) // AlterColumn always renders
+		out = append(out, dialect.Plain(stmts)...)
+	}
+	return append(out, dialect.Stmt{Forms: []string{fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s", o.Table, ck)}})
+}
+
+// notNullCheck names the temporary constraint of setNotNullOnline (within
+// PostgreSQL's 63 characters).
+func notNullCheck(table, column string) string {
+	name := "glance_manage_nn_" + table + "_" + column
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return name
 }
 
 // SessionSQL implements dialect.Online: lock_timeout for the current
