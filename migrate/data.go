@@ -26,6 +26,16 @@ type DataMigration struct {
 	Pending func(ctx context.Context, q dialect.Querier, d dialect.Dialect) (int64, error)
 	// Batch migrates the next batch; see the type's documentation.
 	Batch func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (next string, changed int64, err error)
+	// Range and Apply, when both are set, replace Batch and keep the
+	// batch's transaction to its writes. Range finds, outside any
+	// transaction (it only reads, taking no row lock), the next key range
+	// (cursor, upper] holding up to limit rows to migrate, and how many
+	// it holds (0: none left). Apply then migrates, in the batch's
+	// transaction, the rows of (lower, upper] that still need it (rows
+	// written meanwhile are left alone or picked up), and returns how
+	// many it changed.
+	Range func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (upper string, n int, err error)
+	Apply func(ctx context.Context, q dialect.Querier, d dialect.Dialect, lower, upper string) (changed int64, err error)
 }
 
 // DataProgress reports a data migration's advance.
@@ -256,6 +266,9 @@ func (m *Migrator) dataBatch(ctx context.Context, dm *DataMigration, cursor stri
 	if err := m.observe(Event{Kind: DataBatch, SQL: dm.Name}); err != nil {
 		return "", 0, 0, err
 	}
+	if dm.Range != nil && dm.Apply != nil {
+		return m.rangeBatch(ctx, dm, cursor, n)
+	}
 	t0 := time.Now()
 	tx, err := m.DB.BeginTx(ctx, nil)
 	if err != nil {
@@ -268,4 +281,31 @@ func (m *Migrator) dataBatch(ctx context.Context, dm *DataMigration, cursor stri
 	}
 	err = tx.Commit()
 	return next, c, time.Since(t0), err
+}
+
+// rangeBatch runs one batch of a migration with Range and Apply: the
+// range is found before the transaction starts, so that the transaction
+// (and the row locks it holds) lasts only as long as the writes.
+func (m *Migrator) rangeBatch(ctx context.Context, dm *DataMigration, cursor string, n int) (string, int64, time.Duration, error) {
+	upper, found, err := dm.Range(ctx, m.DB, m.Dialect, cursor, n)
+	if err != nil || found == 0 {
+		return "", 0, 0, err
+	}
+	t0 := time.Now()
+	tx, err := m.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	c, err := dm.Apply(ctx, tx, m.Dialect, cursor, upper)
+	if err != nil {
+		tx.Rollback() //nolint:errcheck // the batch error is what matters
+		return "", 0, time.Since(t0), err
+	}
+	if err = tx.Commit(); err != nil {
+		return "", 0, time.Since(t0), err
+	}
+	if found < n {
+		upper = "" // that was the last batch
+	}
+	return upper, c, time.Since(t0), nil
 }

@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -42,12 +43,15 @@ func main() {
 		db, m := prepare(ctx, be, *images)
 		var maxBatch time.Duration
 		var batches int64
+		var runs []batchRun
 		t := time.Now()
 		n, _, err := m.Migrator.RunData(ctx, -1, migrate.Options{DataBatch: *batch, DataProgress: func(p migrate.DataProgress) {
 			maxBatch = max(maxBatch, p.MaxBatch)
 			if p.Finished {
 				batches += p.Batches
+				return
 			}
+			runs = append(runs, batchRun{p.Migration, p.Batches, p.BatchSize, p.LastBatch})
 		}})
 		check(err)
 		ours := time.Since(t)
@@ -72,7 +76,7 @@ func main() {
 		fmt.Printf("%-10s %-9s %10d %10s %10.0f %12s %12s\n", be, "ours", n, ours.Round(time.Millisecond), float64(n)/ours.Seconds(), maxBatch.Round(time.Millisecond),
 			fmt.Sprintf("%.2fx", ours.Seconds()/ref.Seconds()))
 		fmt.Printf("%-10s %-9s %10d %10s %10.0f %12s %12s\n", be, "reference", refRows, ref.Round(time.Millisecond), float64(refRows)/ref.Seconds(), longest.Round(time.Millisecond), "1.00x")
-		fmt.Printf("%-10s %d batches\n", "", batches)
+		fmt.Printf("%-10s %d batches; %s\n", "", batches, batchStats(runs))
 	}
 }
 
@@ -95,6 +99,42 @@ func prepare(ctx context.Context, be testdb.Backend, images int) (*testdb.DB, *g
 	_, err = m.Migrator.Upgrade(ctx, []string{m.ExpandHead()}, migrate.Options{Online: true})
 	check(err)
 	return db, m
+}
+
+// batchRun is one batch of our side: which, its size and how long its
+// transaction lasted.
+type batchRun struct {
+	migration string
+	n         int64
+	size      int
+	took      time.Duration
+}
+
+// batchStats summarizes the batches' durations: median, p99, how many
+// took over 100 and 200 ms, and the three longest (which batch of which
+// migration, its size).
+func batchStats(runs []batchRun) string {
+	if len(runs) == 0 {
+		return "no batches"
+	}
+	sorted := append([]batchRun(nil), runs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].took > sorted[j].took })
+	over := func(d time.Duration) int {
+		c := 0
+		for _, r := range runs {
+			if r.took > d {
+				c++
+			}
+		}
+		return c
+	}
+	p := func(q float64) time.Duration { return sorted[int(float64(len(sorted)-1)*(1-q))].took }
+	var top []string
+	for _, r := range sorted[:min(3, len(sorted))] {
+		top = append(top, fmt.Sprintf("%s (#%d of %s, %d rows)", r.took.Round(time.Millisecond), r.n, r.migration, r.size))
+	}
+	return fmt.Sprintf("median %s, p99 %s, over 100 ms: %d, over 200 ms: %d; longest: %s",
+		p(0.5).Round(time.Millisecond), p(0.99).Round(time.Millisecond), over(100*time.Millisecond), over(200*time.Millisecond), strings.Join(top, ", "))
 }
 
 func check(err error) {

@@ -27,12 +27,13 @@ func count(ctx context.Context, q dialect.Querier, query string, args ...any) (i
 	return n, err
 }
 
-// keyRange finds the next batch: the keys of up to limit rows of table
-// matching where with key > cursor, as a primary-key range. It returns
+// keyRange finds the next batch (a DataMigration.Range): the keys of up
+// to limit rows of table matching where with key > cursor, as a
+// primary-key range. It returns
 // the range's upper bound (inclusive) and how many matching rows it
-// holds (0: none left). The batch then updates the rows of the range
-// (cursor, upper] that still match where, in one short transaction: rows
-// services wrote meanwhile are left alone or picked up.
+// holds (0: none left). The batch's Apply then updates the rows of the
+// range (cursor, upper] that still match where, in one short
+// transaction: rows services wrote meanwhile are left alone or picked up.
 func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, key, where string, cursor any, limit int) (upper string, n int, err error) {
 	var hi sql.NullString
 	err = q.QueryRowContext(ctx, fmt.Sprintf(

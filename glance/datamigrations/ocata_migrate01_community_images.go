@@ -24,26 +24,21 @@ func communityImages() *migrate.DataMigration {
 		Pending: func(ctx context.Context, q dialect.Querier, _ dialect.Dialect) (int64, error) {
 			return count(ctx, q, "SELECT COUNT(*) FROM images WHERE visibility IS NULL")
 		},
-		Batch: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int64, error) {
-			upper, n, err := keyRange(ctx, q, d, "images", "id", notIndexed(d, "visibility")+" IS NULL", cursor, limit)
-			if err != nil || n == 0 {
-				return "", 0, err
-			}
+		Range: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int, error) {
+			return keyRange(ctx, q, d, "images", "id", notIndexed(d, "visibility")+" IS NULL", cursor, limit)
+		},
+		Apply: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, lower, upper string) (int64, error) {
 			value := fmt.Sprintf("CASE WHEN %s THEN 'public' WHEN EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND %s) THEN 'shared' ELSE 'private' END",
 				isTrue(d, "images.is_public"), isFalse(d, notIndexed(d, "m.deleted")))
 			if d.Name() == "postgresql" {
 				value = "(" + value + ")::image_visibility"
 			}
 			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE images SET visibility = %s WHERE %s IS NULL AND id > %s AND id <= %s",
-				value, notIndexed(d, "visibility"), d.Placeholder(1), d.Placeholder(2)), cursor, upper)
+				value, notIndexed(d, "visibility"), d.Placeholder(1), d.Placeholder(2)), lower, upper)
 			if err != nil {
-				return "", 0, err
+				return 0, err
 			}
-			changed, err := res.RowsAffected()
-			if n < limit {
-				upper = "" // that was the last batch
-			}
-			return upper, changed, err
+			return res.RowsAffected()
 		},
 	}
 }

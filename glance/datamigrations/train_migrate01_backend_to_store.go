@@ -30,21 +30,16 @@ func backendToStore() *migrate.DataMigration {
 		Pending: func(ctx context.Context, q dialect.Querier, d dialect.Dialect) (int64, error) {
 			return count(ctx, q, "SELECT COUNT(*) FROM image_locations WHERE "+hasBackend(d))
 		},
-		Batch: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int64, error) {
-			upper, n, err := keyRange(ctx, q, d, "image_locations", "id", hasBackend(d), atoi(cursor), limit)
-			if err != nil || n == 0 {
-				return "", 0, err
-			}
+		Range: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int, error) {
+			return keyRange(ctx, q, d, "image_locations", "id", hasBackend(d), atoi(cursor), limit)
+		},
+		Apply: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, lower, upper string) (int64, error) {
 			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE image_locations SET meta_data = REPLACE(meta_data, '%s', '\"store\":') WHERE %s AND id > %s AND id <= %s",
-				backendKey, hasBackend(d), d.Placeholder(1), d.Placeholder(2)), atoi(cursor), atoi(upper))
+				backendKey, hasBackend(d), d.Placeholder(1), d.Placeholder(2)), atoi(lower), atoi(upper))
 			if err != nil {
-				return "", 0, err
+				return 0, err
 			}
-			changed, err := res.RowsAffected()
-			if n < limit {
-				upper = "" // that was the last batch
-			}
-			return upper, changed, err
+			return res.RowsAffected()
 		},
 	}
 }
