@@ -39,6 +39,8 @@ var (
 	reModify      = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\w+\s+MODIFY\s+(COLUMN\s+)?\w+\s+(.*)$`)
 	reAlterColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\w+\s+ALTER\s+(COLUMN\s+)?\w+\s+(.*)$`)
 	reSession     = regexp.MustCompile(`(?is)^\s*SET\s+`)
+	reAddCheck    = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\w+\s+ADD\s+CONSTRAINT\s+\w+\s+CHECK\b`)
+	reValidate    = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\w+\s+VALIDATE\s+CONSTRAINT\s+\w+\s*$`)
 	reNotNull     = regexp.MustCompile(`(?i)\bNOT\s+NULL\b`)
 	reDefault     = regexp.MustCompile(`(?i)\bDEFAULT\b`)
 )
@@ -65,6 +67,8 @@ func classify(branch migrate.Branch, s string, following []string) string {
 		switch {
 		case reCreate.MatchString(s):
 			return ""
+		case reAddCheck.MatchString(s), reValidate.MatchString(s):
+			return "adds a check constraint in an expand revision: services of the previous release may write rows it refuses"
 		case reAddColumn.MatchString(s):
 			def := reAddColumn.FindStringSubmatch(s)[2]
 			if reNotNull.MatchString(def) && !reDefault.MatchString(def) {
@@ -95,6 +99,10 @@ func classify(branch migrate.Branch, s string, following []string) string {
 	case migrate.Contract:
 		switch {
 		case reDrop.MatchString(s), reDropColumn.MatchString(s):
+			return ""
+		case reAddCheck.MatchString(s), reValidate.MatchString(s):
+			// A CHECK constraint (PostgreSQL's NOT VALID one, then its
+			// validation, on the way to SET NOT NULL) only refuses rows.
 			return ""
 		case reModify.MatchString(s):
 			if !reNotNull.MatchString(reModify.FindStringSubmatch(s)[2]) {
@@ -285,6 +293,8 @@ func TestPhaseClassifierCatchesBreakage(t *testing.T) {
 		{migrate.Expand, "ALTER TABLE images MODIFY visibility ENUM('public') NOT NULL"},
 		{migrate.Expand, "ALTER TABLE images ALTER COLUMN visibility SET NOT NULL"},
 		{migrate.Expand, "UPDATE images SET visibility = 'public'"},
+		{migrate.Expand, "ALTER TABLE images ADD CONSTRAINT nn_visibility CHECK (visibility IS NOT NULL) NOT VALID"},
+		{migrate.Expand, "ALTER TABLE images VALIDATE CONSTRAINT nn_visibility"},
 		{migrate.Contract, "CREATE INDEX foo ON images (name)"},
 		{migrate.Contract, "CREATE TABLE foo (id INTEGER)"},
 		{migrate.Contract, "ALTER TABLE images ADD COLUMN foo INTEGER NULL"},
@@ -308,6 +318,9 @@ func TestPhaseClassifierCatchesBreakage(t *testing.T) {
 		{migrate.Expand, "ALTER TABLE images ALTER COLUMN is_public DROP NOT NULL", nil},
 		{migrate.Contract, "ALTER TABLE images DROP COLUMN is_public", nil},
 		{migrate.Contract, "ALTER TABLE images ALTER COLUMN visibility SET NOT NULL", nil},
+		{migrate.Contract, "ALTER TABLE images ADD CONSTRAINT nn_visibility CHECK (visibility IS NOT NULL) NOT VALID", nil},
+		{migrate.Contract, "ALTER TABLE images VALIDATE CONSTRAINT nn_visibility", nil},
+		{migrate.Contract, "ALTER TABLE images DROP CONSTRAINT nn_visibility", nil},
 		{migrate.Contract, "DROP FUNCTION IF EXISTS images_insert_visibility()", nil},
 	}
 	for _, c := range good {
