@@ -55,41 +55,58 @@ func oneLine(err error) string {
 // dataProgress shows data-migration progress: a bar with rate and ETA on
 // a terminal, a plain line every few seconds otherwise.
 func (a *app) dataProgress() func(migrate.DataProgress) {
-	var bar *progressbar.ProgressBar
-	var last time.Time
+	r := &rowProgress{a: a}
 	return func(p migrate.DataProgress) {
-		if a.env.Terminal {
-			if bar == nil {
-				bar = progressbar.NewOptions64(p.Total,
-					progressbar.OptionSetWriter(a.errw),
-					progressbar.OptionSetDescription(p.Migration),
-					progressbar.OptionShowCount(),
-					progressbar.OptionShowIts(),
-					progressbar.OptionSetItsString("rows"),
-					progressbar.OptionSetPredictTime(true),
-					progressbar.OptionThrottle(100*time.Millisecond))
-			}
-			_ = bar.Set64(p.Done)
+		r.show(p.Migration, p.Done, p.Total, p.Elapsed, p.Finished, func(rate float64, eta string) string {
+			state := "progress"
 			if p.Finished {
-				_ = bar.Finish()
-				fmt.Fprintln(a.errw)
-				bar = nil
+				state = "done"
 			}
-			return
-		}
-		if !p.Finished && time.Since(last) < 5*time.Second {
-			return
-		}
-		last = time.Now()
-		rate := float64(p.Done) / max(p.Elapsed.Seconds(), 1e-3)
-		eta := "-"
-		if rate > 0 && p.Total > p.Done {
-			eta = (time.Duration(float64(p.Total-p.Done)/rate) * time.Second).Round(time.Second).String()
-		}
-		state := "progress"
-		if p.Finished {
-			state = "done"
-		}
-		a.logf("INFO  [glance-manage] data migration %s %s: %d/%d rows, %.0f rows/s, ETA %s", p.Migration, state, p.Done, p.Total, rate, eta)
+			return fmt.Sprintf("INFO  [glance-manage] data migration %s %s: %d/%d rows, %.0f rows/s, ETA %s", p.Migration, state, p.Done, p.Total, rate, eta)
+		})
 	}
+}
+
+// rowProgress draws the progress of work counted in rows (data
+// migrations, purges): a bar with rate and ETA on a terminal; elsewhere a
+// plain line every few seconds and one at the end.
+type rowProgress struct {
+	a    *app
+	bar  *progressbar.ProgressBar
+	last time.Time
+}
+
+// show reports done of total rows (total 0: not known) after elapsed.
+// Off a terminal, line makes the line to print from the rate in rows per
+// second and the ETA ("-" when unknown).
+func (r *rowProgress) show(desc string, done, total int64, elapsed time.Duration, finished bool, line func(rate float64, eta string) string) {
+	if r.a.env.Terminal {
+		if r.bar == nil {
+			r.bar = progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(r.a.errw),
+				progressbar.OptionSetDescription(desc),
+				progressbar.OptionShowCount(),
+				progressbar.OptionShowIts(),
+				progressbar.OptionSetItsString("rows"),
+				progressbar.OptionSetPredictTime(total > 0),
+				progressbar.OptionThrottle(100*time.Millisecond))
+		}
+		_ = r.bar.Set64(done)
+		if finished {
+			_ = r.bar.Finish()
+			fmt.Fprintln(r.a.errw)
+			r.bar = nil
+		}
+		return
+	}
+	if !finished && time.Since(r.last) < 5*time.Second {
+		return
+	}
+	r.last = time.Now()
+	rate := float64(done) / max(elapsed.Seconds(), 1e-3)
+	eta := "-"
+	if rate > 0 && total > done {
+		eta = (time.Duration(float64(total-done)/rate) * time.Second).Round(time.Second).String()
+	}
+	r.a.logf("%s", line(rate, eta))
 }

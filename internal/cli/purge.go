@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -141,47 +140,20 @@ const purgeProgressAfter = 2 * time.Second
 // (and ETA when the total is known) on a terminal, a plain line every few
 // seconds otherwise.
 func (a *app) purgeProgress() func(purge.Progress) {
-	var bar *progressbar.ProgressBar
-	var last time.Time
+	r := &rowProgress{a: a}
 	return func(p purge.Progress) {
-		if p.Elapsed < purgeProgressAfter && bar == nil {
+		if p.Elapsed < purgeProgressAfter && r.bar == nil {
 			return
 		}
-		if a.env.Terminal {
-			if bar == nil {
-				bar = progressbar.NewOptions64(p.Total,
-					progressbar.OptionSetWriter(a.errw),
-					progressbar.OptionSetDescription("purging "+p.Table),
-					progressbar.OptionShowCount(),
-					progressbar.OptionShowIts(),
-					progressbar.OptionSetItsString("rows"),
-					progressbar.OptionSetPredictTime(p.Total > 0),
-					progressbar.OptionThrottle(100*time.Millisecond))
+		r.show("purging "+p.Table, p.Deleted, p.Total, p.Elapsed, p.Finished, func(rate float64, eta string) string {
+			line := fmt.Sprintf("INFO  [glance-manage] purging %s: %d rows deleted, %.0f rows/s", p.Table, p.Deleted, rate)
+			if p.Total > 0 && !p.Finished {
+				line += fmt.Sprintf(" (at most %d, ETA %s)", p.Total, eta)
 			}
-			_ = bar.Set64(p.Deleted)
 			if p.Finished {
-				_ = bar.Finish()
-				fmt.Fprintln(a.errw)
-				bar = nil
+				line += ", done"
 			}
-			return
-		}
-		if !p.Finished && time.Since(last) < 5*time.Second {
-			return
-		}
-		last = time.Now()
-		rate := float64(p.Deleted) / max(p.Elapsed.Seconds(), 1e-3)
-		line := fmt.Sprintf("INFO  [glance-manage] purging %s: %d rows deleted, %.0f rows/s", p.Table, p.Deleted, rate)
-		if p.Total > 0 && !p.Finished {
-			eta := "-"
-			if rate > 0 && p.Total > p.Deleted {
-				eta = (time.Duration(float64(p.Total-p.Deleted)/rate) * time.Second).Round(time.Second).String()
-			}
-			line += fmt.Sprintf(" (at most %d, ETA %s)", p.Total, eta)
-		}
-		if p.Finished {
-			line += ", done"
-		}
-		a.logf("%s", line)
+			return line
+		})
 	}
 }

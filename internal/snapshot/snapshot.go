@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/glance-manage/glance-manage/internal/schemadump"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
 // Take returns the schema dump (package schemadump) of db followed by the
@@ -57,21 +58,9 @@ func tableNames(ctx context.Context, db *sql.DB, backend string) ([]string, erro
 	default:
 		return nil, fmt.Errorf("snapshot: unknown backend %q", backend)
 	}
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
+	out, err := dialect.Strings(ctx, db, q)
 	sort.Strings(out)
-	return out, rows.Err()
+	return out, err
 }
 
 func tableRows(ctx context.Context, db *sql.DB, backend, table string) ([]string, error) {
@@ -138,18 +127,5 @@ func columnNames(ctx context.Context, db *sql.DB, backend, table string) ([]stri
 	default:
 		q = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
 	}
-	rows, err := db.QueryContext(ctx, q, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return dialect.Strings(ctx, db, q, table)
 }
