@@ -49,10 +49,13 @@ import (
 
 // Batch sizes: a batch starts at DefaultBatchSize rows and adapts between
 // MinBatchSize and Options.BatchSize so that one DELETE takes about
-// BatchTarget.
+// BatchTarget. Batches over a key range may grow to MaxBatchSize (a
+// PostgreSQL DELETE is cheap per row); a DELETE that lists its keys never
+// lists more than MaxKeyList (SQLite allows 32766 parameters).
 const (
 	DefaultBatchSize = 5000
-	MaxBatchSize     = 10000
+	MaxBatchSize     = 100000
+	MaxKeyList       = 10000
 	MinBatchSize     = 100
 	BatchTarget      = 100 * time.Millisecond
 )
@@ -84,6 +87,10 @@ type Progress struct {
 	Total    int64 // rows to delete, or -1 when unknown (max_rows -1)
 	Elapsed  time.Duration
 	Finished bool
+	// Batches run so far on Table, and the longest (as long as any of
+	// its locks were held).
+	Batches int
+	Longest time.Duration
 }
 
 // TableResult is what a purge did to one table.
@@ -304,7 +311,7 @@ func (p *purger) table(ctx context.Context, t table) (*TableResult, error) {
 	total := int64(-1)
 	report := func(done bool) {
 		if p.o.Progress != nil {
-			p.o.Progress(Progress{Table: t.name, Deleted: tr.Deleted, Total: total, Elapsed: time.Since(start), Finished: done})
+			p.o.Progress(Progress{Table: t.name, Deleted: tr.Deleted, Total: total, Elapsed: time.Since(start), Finished: done, Batches: tr.Batches, Longest: tr.Longest})
 		}
 	}
 	var err error
@@ -312,7 +319,7 @@ func (p *purger) table(ctx context.Context, t table) (*TableResult, error) {
 	case n == 0:
 	case n == -1:
 		err = p.byKey(ctx, t, tr, "", report)
-	case n <= int64(p.o.BatchSize):
+	case n <= int64(min(p.o.BatchSize, MaxKeyList)):
 		// Small limits (the default is 100): upstream's own shape, one
 		// SELECT of the oldest rows and one DELETE.
 		total = n
@@ -374,14 +381,14 @@ func (p *purger) byKey(ctx context.Context, t table, tr *TableResult, before str
 			return err
 		}
 		if len(ids) == 0 {
-			// Fewer than a batch left: delete them by key, so that no
-			// open-ended range DELETE scans (and on MySQL locks) the
-			// rest of the table.
-			q = fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d", key, from, where, key, p.batch)
+			// Fewer than a batch left: delete up to the last of them,
+			// so that no open-ended range DELETE scans (and on MySQL
+			// locks) the rest of the table.
+			q = fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s DESC LIMIT 1", key, from, where, key)
 			if ids, err = p.ids(ctx, t, q, a.list...); err != nil || len(ids) == 0 {
 				return err
 			}
-			if err := p.delete(ctx, t, tr, ids); err != nil {
+			if err := p.deleteRange(ctx, t, tr, last, ids[0], before); err != nil {
 				return err
 			}
 			report(false)
@@ -447,7 +454,7 @@ func (p *purger) ties(ctx context.Context, t table, tr *TableResult, at string, 
 		a := &args{d: p.d}
 		from, where, age, key := p.sel(t, a)
 		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s = %s ORDER BY %s LIMIT %d",
-			key, from, where, age, a.add(at), key, min(n, int64(p.batch)))
+			key, from, where, age, a.add(at), key, min(n, int64(p.batch), MaxKeyList))
 		ids, err := p.ids(ctx, t, q, a.list...)
 		if err != nil || len(ids) == 0 {
 			return err
@@ -532,9 +539,7 @@ func (p *purger) exec(ctx context.Context, t table, tr *TableResult, conds []str
 			fmt.Fprintf(&b, " AND NOT EXISTS (SELECT 1 FROM %s c WHERE c.%s = %s.%s)", r.table, r.column, t.name, t.key)
 		}
 	}
-	began := time.Now()
-	res, err := p.q.ExecContext(ctx, b.String(), a.list...)
-	took := time.Since(began)
+	res, took, err := p.execBatch(ctx, b.String(), a.list...)
 	if err != nil {
 		if isForeignKeyError(err) {
 			return &ReferenceError{Table: t.name, Err: err}
@@ -549,7 +554,51 @@ func (p *purger) exec(ctx context.Context, t table, tr *TableResult, conds []str
 	tr.Batches++
 	tr.Longest = max(tr.Longest, took)
 	p.adapt(took)
+	if p.d.Name() == "sqlite" {
+		// SQLite has no queue of waiting writers: a writer waiting
+		// for the database lock polls it (SQLite's busy handler sleeps
+		// up to 100 ms between tries) and would rarely catch the moment
+		// between two batches. Pausing after each batch lets it in.
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(took, sqliteYield)):
+		}
+	}
 	return nil
+}
+
+// sqliteYield is the longest pause after a batch on SQLite: the longest
+// sleep of SQLite's default busy handler, so that a writer waiting on it
+// gets the database before the next batch.
+const sqliteYield = 100 * time.Millisecond
+
+// execBatch runs one batch's DELETE as its own transaction and returns
+// how long the transaction held its locks. On SQLite the write lock is
+// taken first (BEGIN IMMEDIATE), through the busy handler, and the time
+// counts from when it is held: a wait for another writer is not the
+// batch's cost, and counting it would shrink the batches on a busy
+// database until per-commit overhead dominates.
+func (p *purger) execBatch(ctx context.Context, query string, args ...any) (sql.Result, time.Duration, error) {
+	if p.d.Name() != "sqlite" {
+		began := time.Now()
+		res, err := p.q.ExecContext(ctx, query, args...)
+		return res, time.Since(began), err
+	}
+	if _, err := p.q.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return nil, 0, err
+	}
+	began := time.Now()
+	res, err := p.q.ExecContext(ctx, query, args...)
+	if err == nil {
+		_, err = p.q.ExecContext(ctx, "COMMIT")
+	}
+	took := time.Since(began)
+	if err != nil {
+		// context.Background: roll back even when ctx was cancelled.
+		_, _ = p.q.ExecContext(context.Background(), "ROLLBACK")
+		return nil, took, err
+	}
+	return res, took, nil
 }
 
 // adapt halves the batch when a DELETE took well over BatchTarget and

@@ -151,7 +151,7 @@ func (a *app) purgeProgress() func(purge.Progress) {
 				line += fmt.Sprintf(" (at most %d, ETA %s)", p.Total, eta)
 			}
 			if p.Finished {
-				line += ", done"
+				line += fmt.Sprintf(", done in %d batches (longest %s)", p.Batches, p.Longest.Round(time.Millisecond))
 			}
 			return line
 		})

@@ -22,11 +22,11 @@ func TestPurgeProgressPlain(t *testing.T) {
 	}
 	f(purge.Progress{Table: "image_properties", Deleted: 30000, Total: 100000, Elapsed: 3 * time.Second})
 	f(purge.Progress{Table: "image_properties", Deleted: 31000, Total: 100000, Elapsed: 3 * time.Second}) // throttled
-	f(purge.Progress{Table: "image_properties", Deleted: 100000, Total: 100000, Elapsed: 9 * time.Second, Finished: true})
+	f(purge.Progress{Table: "image_properties", Deleted: 100000, Total: 100000, Elapsed: 9 * time.Second, Finished: true, Batches: 12, Longest: 87400 * time.Microsecond})
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 ||
 		lines[0] != "INFO  [glance-manage] purging image_properties: 30000 rows deleted, 10000 rows/s (at most 100000, ETA 7s)" ||
-		lines[1] != "INFO  [glance-manage] purging image_properties: 100000 rows deleted, 11111 rows/s, done" {
+		lines[1] != "INFO  [glance-manage] purging image_properties: 100000 rows deleted, 11111 rows/s, done in 12 batches (longest 87ms)" {
 		t.Fatalf("progress lines:\n%s", buf.String())
 	}
 }
