@@ -2,6 +2,8 @@ package dburl
 
 import (
 	"fmt"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 
@@ -72,6 +74,15 @@ func buildPostgres(u *URL, _ openOptions) string {
 		kv[q.key] = v
 	}
 
+	// libpq's default, sslmode=prefer, starts every connection with a TLS
+	// handshake, which costs more than `db version`'s queries. Over the
+	// loopback interface TLS protects nothing, so there, when neither the
+	// URL nor PGSSLMODE chooses, plain TCP is tried first and TLS only if
+	// the server demands it (sslmode=allow).
+	if _, ok := kv["sslmode"]; !ok && os.Getenv("PGSSLMODE") == "" && isLoopback(kv["host"]) {
+		kv["sslmode"] = "allow"
+	}
+
 	var b strings.Builder
 	order := []string{"host", "port", "user", "password", "dbname"}
 	written := map[string]bool{}
@@ -108,6 +119,16 @@ func buildPostgres(u *URL, _ openOptions) string {
 		u.Port = "5432"
 	}
 	return ""
+}
+
+// isLoopback reports whether host names this machine over TCP:
+// localhost or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // quoteConnValue quotes a libpq keyword/value value: single quotes, with

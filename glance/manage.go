@@ -270,7 +270,7 @@ func (m *Manager) Status(ctx context.Context) (*Status, error) {
 	if len(st.Base.Pending) > 0 {
 		st.Base.Head = st.Base.Pending[len(st.Base.Pending)-1]
 	}
-	if st.Data, err = m.Migrator.PendingData(ctx); err != nil {
+	if st.Data, err = m.Migrator.PendingDataAt(ctx, rows); err != nil {
 		return nil, err
 	}
 	if e, c := g.Revision(st.Expand.Current), g.Revision(st.Contract.Current); e != nil && c != nil {

@@ -126,6 +126,12 @@ func (m *Migrator) PendingData(ctx context.Context) (map[string]int64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return m.PendingDataAt(ctx, rows)
+}
+
+// PendingDataAt is PendingData for a database whose version rows (see
+// Heads) were just read.
+func (m *Migrator) PendingDataAt(ctx context.Context, rows []string) (map[string]int64, error) {
 	applied := m.Graph.Applied(rows)
 	out := map[string]int64{}
 	for _, dm := range m.Data {

@@ -11,19 +11,26 @@ import (
 	"github.com/glance-manage/glance-manage/migrate/schema"
 )
 
-// TableExists implements dialect.Dialect.
+// The inspection queries read pg_catalog rather than the
+// information_schema views: the same answer for the tables of the current
+// schema, in a fraction of the planning time (each information_schema
+// query costs milliseconds to plan, which `db version` would pay on every
+// run).
+
+// TableExists implements dialect.Dialect: a table, view or foreign table
+// of that name in the current schema.
 func (Dialect) TableExists(ctx context.Context, q dialect.Querier, table string) (bool, error) {
-	return dialect.Exists(ctx, q, "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1", table)
+	return dialect.Exists(ctx, q, "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')", table)
 }
 
-// Tables implements dialect.Dialect.
+// Tables implements dialect.Dialect: the base tables of the current schema.
 func (Dialect) Tables(ctx context.Context, q dialect.Querier) ([]string, error) {
-	return dialect.Strings(ctx, q, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")
+	return dialect.Strings(ctx, q, "SELECT c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname::text COLLATE \"C\"")
 }
 
 // ColumnExists implements dialect.Dialect.
 func (Dialect) ColumnExists(ctx context.Context, q dialect.Querier, table, column string) (bool, error) {
-	return dialect.Exists(ctx, q, "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2", table, column)
+	return dialect.Exists(ctx, q, "SELECT 1 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped", table, column)
 }
 
 func relExists(ctx context.Context, q dialect.Querier, name, kind string) (bool, error) {
