@@ -36,6 +36,11 @@ type DataMigration struct {
 	// many it changed.
 	Range func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (upper string, n int, err error)
 	Apply func(ctx context.Context, q dialect.Querier, d dialect.Dialect, lower, upper string) (changed int64, err error)
+	// SQL, when set, returns the statements that migrate every row still
+	// needing it at once, for scripts written without a connection
+	// (--sql): what the batches do, without the key ranges. They must be
+	// safe to run again.
+	SQL func(d dialect.Dialect) []string
 }
 
 // DataProgress reports a data migration's advance.

@@ -28,17 +28,25 @@ func communityImages() *migrate.DataMigration {
 			return keyRange(ctx, q, d, "images", "id", notIndexed(d, "visibility")+" IS NULL", cursor, limit)
 		},
 		Apply: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, lower, upper string) (int64, error) {
-			value := fmt.Sprintf("CASE WHEN %s THEN 'public' WHEN EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND %s) THEN 'shared' ELSE 'private' END",
-				isTrue(d, "images.is_public"), isFalse(d, notIndexed(d, "m.deleted")))
-			if d.Name() == "postgresql" {
-				value = "(" + value + ")::image_visibility"
-			}
 			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE images SET visibility = %s WHERE %s IS NULL AND id > %s AND id <= %s",
-				value, notIndexed(d, "visibility"), d.Placeholder(1), d.Placeholder(2)), lower, upper)
+				visibilityOf(d), notIndexed(d, "visibility"), d.Placeholder(1), d.Placeholder(2)), lower, upper)
 			if err != nil {
 				return 0, err
 			}
 			return res.RowsAffected()
 		},
+		SQL: func(d dialect.Dialect) []string {
+			return []string{fmt.Sprintf("UPDATE images SET visibility = %s WHERE visibility IS NULL", visibilityOf(d))}
+		},
 	}
+}
+
+// visibilityOf is the visibility an image row without one gets.
+func visibilityOf(d dialect.Dialect) string {
+	value := fmt.Sprintf("CASE WHEN %s THEN 'public' WHEN EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND %s) THEN 'shared' ELSE 'private' END",
+		isTrue(d, "images.is_public"), isFalse(d, notIndexed(d, "m.deleted")))
+	if d.Name() == "postgresql" {
+		value = "(" + value + ")::image_visibility"
+	}
+	return value
 }

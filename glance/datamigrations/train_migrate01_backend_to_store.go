@@ -41,5 +41,8 @@ func backendToStore() *migrate.DataMigration {
 			}
 			return res.RowsAffected()
 		},
+		SQL: func(d dialect.Dialect) []string {
+			return []string{fmt.Sprintf("UPDATE image_locations SET meta_data = REPLACE(meta_data, '%s', '\"store\":') WHERE %s", backendKey, hasBackend(d))}
+		},
 	}
 }

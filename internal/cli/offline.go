@@ -11,6 +11,7 @@ import (
 	"github.com/glance-manage/glance-manage/dburl"
 	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/migrate"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
 // planFlags are the --sql, --dry-run and --from options of sync, upgrade,
@@ -285,7 +286,7 @@ func (a *app) renderPlan(ctx context.Context, kind, version string, rows []strin
 	for _, st := range steps {
 		for _, dm := range mgr.Migrator.Data {
 			if dm.Before == st.rev.ID && (st.opts.RunData || kind == "contract") {
-				a.dataNote(w, dm, rows, pending, s != nil, g.Applied(cur)[expandHead])
+				a.dataNote(w, dm, mgr.Dialect, rows, pending, s != nil, g.Applied(cur)[expandHead])
 			}
 		}
 		stmts, err := mgr.Migrator.RenderSQL(cur, []string{st.rev.ID}, st.opts)
@@ -318,10 +319,12 @@ func (a *app) renderPlan(ctx context.Context, kind, version string, rows []strin
 	return w.err
 }
 
-// dataNote explains, at the point where it must run, a data migration the
-// rendered SQL cannot contain. atExpandHead says whether the expand
-// branch is fully applied there (what `db migrate` needs).
-func (a *app) dataNote(w *sqlWriter, dm *migrate.DataMigration, start []string, pending map[string]int64, live, atExpandHead bool) {
+// dataNote writes, at the point where it must run, a data migration: in a
+// script for a database that may hold rows, its statements (dm.SQL: every
+// row at once, as an offline upgrade does); otherwise a note saying why
+// there is nothing to run. atExpandHead says whether the expand branch is
+// fully applied there (what `db migrate` needs).
+func (a *app) dataNote(w *sqlWriter, dm *migrate.DataMigration, d dialect.Dialect, start []string, pending map[string]int64, live, atExpandHead bool) {
 	w.blank()
 	w.comment("Data migration %s (release %s) must be complete here, before %s.", dm.Name, dm.Release, dm.Before)
 	switch {
@@ -333,6 +336,17 @@ func (a *app) dataNote(w *sqlWriter, dm *migrate.DataMigration, start []string, 
 		}
 	case len(start) == 0:
 		w.comment("This script starts from an empty database, so there are no rows to migrate.")
+	case dm.SQL != nil:
+		w.comment("Here it migrates every row still to migrate at once (db migrate does the same in short keyed batches).")
+		if d.TransactionalDDL() {
+			w.stmt("BEGIN")
+		}
+		for _, q := range dm.SQL(d) {
+			w.stmt(q)
+		}
+		if d.TransactionalDDL() {
+			w.stmt("COMMIT")
+		}
 	case atExpandHead:
 		w.comment("It changes the rows present in keyed batches and cannot be written as SQL ahead of time.")
 		w.comment("If the database holds rows, apply this script up to here, run `glance-manage db migrate`, then apply the rest.")
