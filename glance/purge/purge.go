@@ -353,7 +353,8 @@ func (p *purger) table(ctx context.Context, t table) (*TableResult, error) {
 // ""), walking the primary key in ranges of about one batch: it finds the
 // key that ends the next batch, then deletes the eligible rows up to it
 // with one range DELETE (no list of keys travels, so each batch costs
-// the database about what a bare DELETE of those rows costs).
+// the database about what a bare DELETE of those rows costs). Tables
+// with an integer key need no search for the range's end (byKeySpace).
 func (p *purger) byKey(ctx context.Context, t table, tr *TableResult, before string, report func(bool)) error {
 	if !t.strKey && !t.join {
 		return p.byKeySpace(ctx, t, tr, before, report)
@@ -409,24 +410,38 @@ func (p *purger) byKey(ctx context.Context, t table, tr *TableResult, before str
 // next p.batch key values, from the table's first key to its last (both
 // read from the primary key's ends), and the range DELETE itself picks
 // the eligible rows, so the rows are passed over once, as by a bare
-// DELETE. Gaps in the keys make some batches smaller; the batch size
-// adapts to the time they take either way.
+// DELETE. Gaps in the keys make some batches smaller (the batch size
+// adapts to the time they take either way); after a batch that deleted
+// nothing the walk goes on from the next key present, so a jump in the
+// keys costs one index probe, not a DELETE per batch of missing keys.
 func (p *purger) byKeySpace(ctx context.Context, t table, tr *TableResult, before string, report func(bool)) error {
 	var lo, hi sql.NullInt64
 	q := fmt.Sprintf("SELECT MIN(%s), MAX(%s) FROM %s", t.key, t.key, t.name)
 	if err := p.q.QueryRowContext(ctx, q).Scan(&lo, &hi); err != nil || !lo.Valid {
 		return err
 	}
+	next := fmt.Sprintf("SELECT MIN(%s) FROM %s WHERE %s > %s", t.key, t.name, t.key, p.d.Placeholder(1))
 	for last := lo.Int64 - 1; last < hi.Int64; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		upper := min(last+int64(p.batch), hi.Int64)
+		deleted := tr.Deleted
 		if err := p.deleteRange(ctx, t, tr, last, upper, before); err != nil {
 			return err
 		}
 		report(false)
 		last = upper
+		if tr.Deleted == deleted && last < hi.Int64 {
+			var k sql.NullInt64
+			if err := p.q.QueryRowContext(ctx, next, last).Scan(&k); err != nil {
+				return err
+			}
+			if !k.Valid {
+				return nil
+			}
+			last = max(last, k.Int64-1)
+		}
 	}
 	return nil
 }

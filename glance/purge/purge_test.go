@@ -341,6 +341,35 @@ func TestAllInBatches(t *testing.T) {
 	}
 }
 
+// TestKeyGaps: an integer key that jumps (ids 1-40, then 100001-100040) is
+// walked in a few batches, not one per batch of missing keys, and every
+// eligible row on both sides of the jump goes.
+func TestKeyGaps(t *testing.T) {
+	for _, b := range testdb.All {
+		t.Run(string(b), func(t *testing.T) {
+			tdb, d := headDB(t, b)
+			now := time.Now()
+			exec(t, tdb, d, "INSERT INTO images (id, status, created_at, deleted, min_disk, min_ram, protected, visibility) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "img", "active", ts(now, 400), false, 0, 0, false, "private")
+			for _, base := range []int64{0, 100000} {
+				for i := int64(1); i <= 40; i++ {
+					exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)",
+						base+i, "img", fmt.Sprint("p", base+i), "v", ts(now, 300), ts(now, 40), true)
+				}
+			}
+			res, err := purge.Rows(context.Background(), tdb.SQL, d, purge.Options{AgeInDays: 30, MaxRows: -1, BatchSize: 100, FixedBatch: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := res.Tables[1]; p.Deleted != 80 || p.Batches > 4 {
+				t.Fatalf("image_properties: %+v, want 80 rows deleted in at most 4 batches", p)
+			}
+			if n := len(remaining(t, tdb.SQL)["image_properties"]); n != 0 {
+				t.Fatalf("%d rows left", n)
+			}
+		})
+	}
+}
+
 // TestSQLiteForeignKeys: the purge enforces foreign keys on its SQLite
 // connection (an unknown referencing table makes the delete fail with a
 // ReferenceError, not corrupt the database) and gives the connection back
