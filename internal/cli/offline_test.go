@@ -223,8 +223,8 @@ func TestOfflineSQLMigratesData(t *testing.T) {
 				return strings.Join(out, "\n")
 			}
 			for _, q := range []string{
-				"SELECT " + concat(b, "id", "' '", "visibility") + " FROM images ORDER BY id",
-				"SELECT " + concat(b, "CAST(id AS CHAR(20))", "' '", "meta_data") + " FROM image_locations ORDER BY id",
+				"SELECT " + asText(b, "id", "visibility") + " FROM images ORDER BY id",
+				"SELECT " + asText(b, "id", "meta_data") + " FROM image_locations ORDER BY id",
 			} {
 				if got, want := rows(offline, q), rows(online, q); got != want {
 					t.Errorf("%s: offline script and db sync differ:\n%s", q, firstDiff(want, got))
@@ -244,17 +244,19 @@ func TestOfflineSQLMigratesData(t *testing.T) {
 	}
 }
 
-// concat renders parts concatenated as text in b's SQL.
-func concat(b testdb.Backend, parts ...string) string {
-	if b == testdb.MySQL {
-		return "CONCAT(" + strings.Join(parts, ", ") + ")"
-	}
-	for i, p := range parts {
-		if strings.HasPrefix(p, "CAST(") {
-			parts[i] = strings.Replace(p, "AS CHAR(20)", "AS TEXT", 1)
-		} else if p == "visibility" {
-			parts[i] = "CAST(visibility AS TEXT)"
+// asText renders columns as one text value, separated by spaces, in b's
+// SQL.
+func asText(b testdb.Backend, cols ...string) string {
+	var parts []string
+	for _, c := range cols {
+		if b == testdb.MySQL {
+			parts = append(parts, "CAST("+c+" AS CHAR)")
+		} else {
+			parts = append(parts, "CAST("+c+" AS TEXT)")
 		}
 	}
-	return strings.Join(parts, " || ")
+	if b == testdb.MySQL {
+		return "CONCAT_WS(' ', " + strings.Join(parts, ", ") + ")"
+	}
+	return strings.Join(parts, " || ' ' || ")
 }

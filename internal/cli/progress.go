@@ -76,7 +76,8 @@ type rowProgress struct {
 	last time.Time
 }
 
-// show reports done of total rows (total 0: not known) after elapsed.
+// show reports done of total rows (total 0 or less: not known) after
+// elapsed.
 // Off a terminal, line makes the line to print from the rate in rows per
 // second and the ETA ("-" when unknown).
 func (r *rowProgress) show(desc string, done, total int64, elapsed time.Duration, finished bool, line func(rate float64, eta string) string) {
