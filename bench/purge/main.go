@@ -7,7 +7,19 @@
 //
 // Each measurement starts from a fresh database at wallaby_contract01 (the
 // reference's head) holding -rows soft-deleted image_properties rows,
-// deleted 60 days ago, over 1000 live images. The tools run as separate
+// deleted 60 days ago, laid out as -layout says:
+//
+//   - interleaved (the default, the hardest case): 1000 live images with
+//     -rows/1000 properties each, inserted property by property (every
+//     image's first property, then every image's second, ...), so rows
+//     next to each other in the table are far apart in the image_id
+//     indexes, and any batch smaller than the table touches index pages
+//     all over;
+//   - clustered (as Glance writes them): -rows/10 live images with random
+//     UUIDs and 10 properties each, inserted image by image, so that a
+//     run of keys is the properties of a few images.
+//
+// The tools run as separate
 // processes (`db purge --max_rows -1`, start-up included); the bare DELETE
 // is one statement over an open connection. Meanwhile a writer inserts a
 // live image_properties row every 10 ms and records how long each insert
@@ -36,12 +48,17 @@ import (
 	"github.com/glance-manage/glance-manage/internal/testdb"
 	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
+	"github.com/google/uuid"
 )
 
-var withWriter bool
+var (
+	withWriter bool
+	layout     string
+)
 
 type result struct {
 	Backend, Tool string
+	Layout        string
 	Rows          int
 	Seconds       float64
 	WorstWaitMS   float64 // the concurrent writer's longest insert
@@ -53,7 +70,11 @@ func main() {
 	backends := flag.String("backends", "sqlite,mysql,postgresql", "backends to measure (disabled ones are skipped)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	flag.BoolVar(&withWriter, "writer", true, "run the concurrent writer")
+	flag.StringVar(&layout, "layout", "interleaved", "how the rows lie: interleaved or clustered (see the package doc)")
 	flag.Parse()
+	if layout != "interleaved" && layout != "clustered" {
+		fail(fmt.Errorf("-layout must be interleaved or clustered"))
+	}
 	if *rows < 1000 || *rows%1000 != 0 {
 		fail(fmt.Errorf("-rows must be a positive multiple of 1000"))
 	}
@@ -106,7 +127,7 @@ func main() {
 
 func report(b testdb.Backend, rows int, r map[string]result) {
 	bare, ours := r["bare DELETE"], r["ours"]
-	fmt.Printf("\n%s, %d soft-deleted rows\n", b, rows)
+	fmt.Printf("\n%s, %d soft-deleted rows, %s\n", b, rows, layout)
 	fmt.Printf("%-12s %9s %12s %18s\n", "tool", "seconds", "vs bare", "writer worst wait")
 	for _, tool := range []string{"bare DELETE", "reference", "ours"} {
 		x, ok := r[tool]
@@ -133,7 +154,7 @@ func measure(ctx context.Context, b testdb.Backend, work, tool, bin string, rows
 	check(err)
 	_, err = m.Migrator.Upgrade(ctx, []string{"wallaby_contract01"}, migrate.Options{RunData: true})
 	check(err)
-	cutoff := populate(ctx, db.SQL, m.Dialect, rows)
+	cutoff, image := populate(ctx, db.SQL, m.Dialect, rows)
 	settle(ctx, db.SQL, m.Dialect)
 
 	stop := make(chan struct{})
@@ -144,7 +165,7 @@ func measure(ctx context.Context, b testdb.Backend, work, tool, bin string, rows
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			worst, writes = writer(ctx, db.SQL, m.Dialect, stop)
+			worst, writes = writer(ctx, db.SQL, m.Dialect, image, stop)
 		}()
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -174,17 +195,17 @@ func measure(ctx context.Context, b testdb.Backend, work, tool, bin string, rows
 	if left != 0 {
 		fail(fmt.Errorf("%s on %s left %d soft-deleted rows", tool, b, left))
 	}
-	return result{Backend: string(b), Tool: tool, Rows: rows, Seconds: took.Seconds(), WorstWaitMS: float64(worst.Microseconds()) / 1000, Writes: writes}
+	return result{Backend: string(b), Tool: tool, Layout: layout, Rows: rows, Seconds: took.Seconds(), WorstWaitMS: float64(worst.Microseconds()) / 1000, Writes: writes}
 }
 
-// populate inserts 1000 live images and rows soft-deleted properties
-// (rows/1000 per image), deleted 60 days ago, and returns the cutoff of
-// a 30-day purge.
-func populate(ctx context.Context, db *sql.DB, d dialect.Dialect, rows int) string {
+// populate inserts live images and rows soft-deleted properties, deleted
+// 60 days ago, laid out as -layout says, and returns the cutoff of a
+// 30-day purge and the id of one image.
+func populate(ctx context.Context, db *sql.DB, d dialect.Dialect, rows int) (cutoff, image string) {
 	now := time.Now().UTC()
 	created := now.AddDate(0, 0, -400).Format("2006-01-02 15:04:05")
 	deleted := now.AddDate(0, 0, -60).Format("2006-01-02 15:04:05")
-	cutoff := now.AddDate(0, 0, -30).Format("2006-01-02 15:04:05")
+	cutoff = now.AddDate(0, 0, -30).Format("2006-01-02 15:04:05")
 	exec := func(q string) {
 		_, err := db.ExecContext(ctx, q)
 		check(err)
@@ -211,10 +232,32 @@ func populate(ctx context.Context, db *sql.DB, d dialect.Dialect, rows int) stri
 	if d.Name() == "sqlite" {
 		tru, fals = "1", "0"
 	}
-	exec(fmt.Sprintf("INSERT INTO images (id, name, status, created_at, deleted, min_disk, min_ram, protected, visibility) SELECT %s, 'bench', 'active', '%s', %s, 0, 0, %s, 'private' FROM bench_seq",
-		concat("'img-'", str("n")), created, fals, fals))
-	exec(fmt.Sprintf("INSERT INTO image_properties (image_id, name, value, created_at, deleted, deleted_at) SELECT %s, %s, 'v', '%s', %s, '%s' FROM bench_seq a CROSS JOIN bench_seq b WHERE b.n < %d ORDER BY b.n, a.n",
-		concat("'img-'", str("a.n")), concat("'p'", str("b.n")), created, tru, deleted, rows/1000))
+	if layout == "interleaved" {
+		exec(fmt.Sprintf("INSERT INTO images (id, name, status, created_at, deleted, min_disk, min_ram, protected, visibility) SELECT %s, 'bench', 'active', '%s', %s, 0, 0, %s, 'private' FROM bench_seq",
+			concat("'img-'", str("n")), created, fals, fals))
+		exec(fmt.Sprintf("INSERT INTO image_properties (image_id, name, value, created_at, deleted, deleted_at) SELECT %s, %s, 'v', '%s', %s, '%s' FROM bench_seq a CROSS JOIN bench_seq b WHERE b.n < %d ORDER BY b.n, a.n",
+			concat("'img-'", str("a.n")), concat("'p'", str("b.n")), created, tru, deleted, rows/1000))
+		image = "img-0"
+	} else {
+		// rows/10 images with random UUIDs, numbered in creation order.
+		exec("CREATE TABLE bench_img (n INTEGER NOT NULL PRIMARY KEY, id VARCHAR(36) NOT NULL)")
+		for start := 0; start < rows/10; start += 1000 {
+			vals = vals[:0]
+			for n := start; n < min(start+1000, rows/10); n++ {
+				id := uuid.NewString()
+				if n == 0 {
+					image = id
+				}
+				vals = append(vals, fmt.Sprintf("(%d, '%s')", n, id))
+			}
+			exec("INSERT INTO bench_img (n, id) VALUES " + strings.Join(vals, ", "))
+		}
+		exec(fmt.Sprintf("INSERT INTO images (id, name, status, created_at, deleted, min_disk, min_ram, protected, visibility) SELECT id, 'bench', 'active', '%s', %s, 0, 0, %s, 'private' FROM bench_img ORDER BY n",
+			created, fals, fals))
+		exec(fmt.Sprintf("INSERT INTO image_properties (image_id, name, value, created_at, deleted, deleted_at) SELECT a.id, %s, 'v', '%s', %s, '%s' FROM bench_img a CROSS JOIN bench_seq b WHERE b.n < 10 ORDER BY a.n, b.n",
+			concat("'p'", str("b.n")), created, tru, deleted))
+		exec("DROP TABLE bench_img")
+	}
 	exec("DROP TABLE bench_seq")
 	switch d.Name() {
 	case "postgresql":
@@ -224,7 +267,7 @@ func populate(ctx context.Context, db *sql.DB, d dialect.Dialect, rows int) stri
 	default:
 		exec("ANALYZE")
 	}
-	return cutoff
+	return cutoff, image
 }
 
 // settle waits until the server has written out the population's dirty
@@ -259,7 +302,7 @@ func settle(ctx context.Context, db *sql.DB, d dialect.Dialect) {
 
 // writer inserts a live property every 10 ms until stop closes, and
 // returns its longest insert and how many it made.
-func writer(ctx context.Context, db *sql.DB, d dialect.Dialect, stop chan struct{}) (time.Duration, int) {
+func writer(ctx context.Context, db *sql.DB, d dialect.Dialect, image string, stop chan struct{}) (time.Duration, int) {
 	q := fmt.Sprintf("INSERT INTO image_properties (image_id, name, value, created_at, deleted) VALUES (%s, %s, 'v', %s, %s)",
 		d.Placeholder(1), d.Placeholder(2), d.Placeholder(3), d.Placeholder(4))
 	var worst time.Duration
@@ -272,7 +315,7 @@ func writer(ctx context.Context, db *sql.DB, d dialect.Dialect, stop chan struct
 		}
 		start := time.Now()
 		for {
-			_, err := db.ExecContext(ctx, q, "img-0", fmt.Sprintf("w%d", n), time.Now().UTC().Format("2006-01-02 15:04:05"), false)
+			_, err := db.ExecContext(ctx, q, image, fmt.Sprintf("w%d", n), time.Now().UTC().Format("2006-01-02 15:04:05"), false)
 			// SQLite gives up after its busy timeout: try again, the
 			// wait goes on.
 			if err != nil && strings.Contains(err.Error(), "SQLITE_BUSY") {

@@ -47,17 +47,20 @@ import (
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
-// Batch sizes: a batch starts at DefaultBatchSize rows and adapts between
-// MinBatchSize and Options.BatchSize so that one DELETE takes about
-// BatchTarget. Batches over a key range may grow to MaxBatchSize (a
-// PostgreSQL DELETE is cheap per row); a DELETE that lists its keys never
-// lists more than MaxKeyList (SQLite allows 32766 parameters).
+// Batch sizes: a batch starts at DefaultBatchSize rows (SQLiteBatchSize on
+// SQLite) and adapts between MinBatchSize and Options.BatchSize so that
+// one DELETE takes about BatchTarget (SQLiteBatchTarget on SQLite, see
+// sqliteYield). Batches over a key range may grow to MaxBatchSize (a PostgreSQL DELETE
+// is cheap per row); a DELETE that lists its keys never lists more than
+// MaxKeyList (SQLite allows 32766 parameters).
 const (
-	DefaultBatchSize = 5000
-	MaxBatchSize     = 100000
-	MaxKeyList       = 10000
-	MinBatchSize     = 100
-	BatchTarget      = 100 * time.Millisecond
+	DefaultBatchSize  = 5000
+	SQLiteBatchSize   = 1000
+	MaxBatchSize      = 100000
+	MaxKeyList        = 10000
+	MinBatchSize      = 100
+	BatchTarget       = 100 * time.Millisecond
+	SQLiteBatchTarget = 80 * time.Millisecond
 )
 
 // Options control a purge.
@@ -193,6 +196,7 @@ type purger struct {
 	o      Options
 	cutoff string
 	batch  int
+	target time.Duration // how long one batch should take
 }
 
 func run(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options, list []table) (res *Result, err error) {
@@ -216,8 +220,10 @@ func run(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options, list []t
 		return nil, err
 	}
 	defer conn.Close()
+	cut := Cutoff(o.Now, o.AgeInDays)
+	p := &purger{d: d, q: conn, o: o, cutoff: cut.Format(timeFormat), batch: min(DefaultBatchSize, o.BatchSize), target: BatchTarget}
 	if d.Name() == "sqlite" {
-		restore, err := sqliteForeignKeys(ctx, conn)
+		restore, err := sqliteSession(ctx, conn)
 		if err != nil {
 			return nil, err
 		}
@@ -226,9 +232,8 @@ func run(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options, list []t
 				err = rerr
 			}
 		}()
+		p.batch, p.target = min(SQLiteBatchSize, o.BatchSize), SQLiteBatchTarget
 	}
-	cut := Cutoff(o.Now, o.AgeInDays)
-	p := &purger{d: d, q: conn, o: o, cutoff: cut.Format(timeFormat), batch: min(DefaultBatchSize, o.BatchSize)}
 	if o.FixedBatch {
 		p.batch = o.BatchSize
 	}
@@ -247,22 +252,29 @@ func run(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options, list []t
 	return res, nil
 }
 
-// sqliteForeignKeys turns foreign-key enforcement on for conn and returns
-// a function that restores the previous setting (the pool's connections
-// keep foreign keys off for migrations).
-func sqliteForeignKeys(ctx context.Context, conn *sql.Conn) (func() error, error) {
-	var was int
-	if err := conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&was); err != nil {
+// sqliteCacheKiB is the page cache of the purge's connection on SQLite
+// (SQLite's default is 2 MiB): a batch whose rows are scattered over the
+// indexes touches many pages, and with the default cache it writes some of
+// them out (and syncs the journal) before its commit and reads them back.
+const sqliteCacheKiB = 64 * 1024
+
+// sqliteSession turns foreign-key enforcement on for conn and enlarges its
+// page cache, and returns a function that restores the previous settings
+// (the pool's connections keep foreign keys off for migrations).
+func sqliteSession(ctx context.Context, conn *sql.Conn) (func() error, error) {
+	var fk, cache int
+	if err := conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
 		return nil, err
 	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = ON"); err != nil {
+	if err := conn.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cache); err != nil {
+		return nil, err
+	}
+	set := fmt.Sprintf("PRAGMA foreign_keys = ON; PRAGMA cache_size = %d", -sqliteCacheKiB)
+	if _, err := conn.ExecContext(ctx, set); err != nil {
 		return nil, err
 	}
 	return func() error {
-		if was == 1 {
-			return nil
-		}
-		_, err := conn.ExecContext(context.Background(), "PRAGMA foreign_keys = OFF")
+		_, err := conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA foreign_keys = %d; PRAGMA cache_size = %d", fk, cache))
 		return err
 	}, nil
 }
@@ -416,8 +428,7 @@ func (p *purger) byKey(ctx context.Context, t table, tr *TableResult, before str
 // keys costs one index probe, not a DELETE per batch of missing keys.
 func (p *purger) byKeySpace(ctx context.Context, t table, tr *TableResult, before string, report func(bool)) error {
 	var lo, hi sql.NullInt64
-	q := fmt.Sprintf("SELECT MIN(%s), MAX(%s) FROM %s", t.key, t.key, t.name)
-	if err := p.q.QueryRowContext(ctx, q).Scan(&lo, &hi); err != nil || !lo.Valid {
+	if err := p.q.QueryRowContext(ctx, keyEnds(t)).Scan(&lo, &hi); err != nil || !lo.Valid {
 		return err
 	}
 	next := fmt.Sprintf("SELECT MIN(%s) FROM %s WHERE %s > %s", t.key, t.name, t.key, p.d.Placeholder(1))
@@ -444,6 +455,14 @@ func (p *purger) byKeySpace(ctx context.Context, t table, tr *TableResult, befor
 		}
 	}
 	return nil
+}
+
+// keyEnds is the query of t's first and last key. Two subqueries: SQLite
+// reads one end of the key's index for a lone MIN or MAX, but scans the
+// whole table for both in one SELECT, and meanwhile holds its read lock,
+// which keeps writers from committing (a quarter of a second at 1M rows).
+func keyEnds(t table) string {
+	return fmt.Sprintf("SELECT (SELECT MIN(%[1]s) FROM %[2]s), (SELECT MAX(%[1]s) FROM %[2]s)", t.key, t.name)
 }
 
 // deleteRange deletes the eligible rows whose key is after from (nil: the
@@ -600,21 +619,37 @@ func (p *purger) exec(ctx context.Context, t table, tr *TableResult, conds []str
 	p.adapt(took)
 	if p.d.Name() == "sqlite" {
 		// SQLite has no queue of waiting writers: a writer waiting
-		// for the database lock polls it (SQLite's busy handler sleeps
-		// up to 100 ms between tries) and would rarely catch the moment
-		// between two batches. Pausing after each batch lets it in.
+		// for the database lock polls it and would rarely catch the
+		// moment between two batches. Pausing after each batch lets it
+		// in (see sqliteYield).
 		select {
 		case <-ctx.Done():
-		case <-time.After(min(took, sqliteYield)):
+		case <-time.After(sqlitePause(took)):
 		}
 	}
 	return nil
 }
 
-// sqliteYield is the longest pause after a batch on SQLite: the longest
-// sleep of SQLite's default busy handler, so that a writer waiting on it
-// gets the database before the next batch.
-const sqliteYield = 100 * time.Millisecond
+// sqlitePause is how long to pause after a batch that took took on
+// SQLite. SQLite's default busy handler, which Glance's writers wait in,
+// tries again after 1, 2, 5, 10, 15, 20, 25, 25 and 25 ms, then after 50,
+// 50 and every 100 ms: from 53 to 128 ms into its wait a writer tries
+// every 25 ms (a little more: each try and each wake-up take time). With
+// batches of about SQLiteBatchTarget (under 128 ms, the end of that
+// window) and pauses of 35 ms (25 and the drift), one of those tries falls
+// in a pause, so a writer that starts waiting during a batch gets in
+// within about 130 ms. A batch that ran longer may have pushed the writer
+// into its 100 ms sleeps, which a short pause would mostly miss: after
+// such a batch the pause is 100 ms.
+func sqlitePause(took time.Duration) time.Duration {
+	if took > sqliteWindow {
+		return 100 * time.Millisecond
+	}
+	return 35 * time.Millisecond
+}
+
+// sqliteWindow is when the busy handler's 25 ms retries end.
+const sqliteWindow = 125 * time.Millisecond
 
 // execBatch runs one batch's DELETE as its own transaction and returns
 // how long the transaction held its locks. On SQLite the write lock is
@@ -645,17 +680,16 @@ func (p *purger) execBatch(ctx context.Context, query string, args ...any) (sql.
 	return res, took, nil
 }
 
-// adapt halves the batch when a DELETE took well over BatchTarget and
-// doubles it (up to Options.BatchSize) when it took well under.
+// adapt scales the batch by how far the last DELETE was from the target
+// time (by at most a factor of two either way, within MinBatchSize and
+// Options.BatchSize), leaving it alone within 20% of the target.
 func (p *purger) adapt(took time.Duration) {
 	if p.o.FixedBatch {
 		return
 	}
-	switch {
-	case took > BatchTarget*3/2 && p.batch > MinBatchSize:
-		p.batch = max(MinBatchSize, p.batch/2)
-	case took < BatchTarget/3 && p.batch < p.o.BatchSize:
-		p.batch = min(p.o.BatchSize, p.batch*2)
+	if took > p.target*6/5 || took < p.target*4/5 {
+		scale := min(2, max(0.5, float64(p.target)/float64(max(took, time.Microsecond))))
+		p.batch = min(p.o.BatchSize, max(MinBatchSize, int(float64(p.batch)*scale)))
 	}
 }
 

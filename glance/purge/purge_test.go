@@ -389,9 +389,48 @@ func TestSQLiteForeignKeys(t *testing.T) {
 	if got := remaining(t, tdb.SQL)["images"]; len(got) != 9 {
 		t.Fatalf("images left %v: the failed batch must delete nothing", got)
 	}
-	var fk int
+	var fk, cache int
 	if err := tdb.SQL.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 0 {
 		t.Fatalf("foreign_keys = %d, %v after the purge; want 0", fk, err)
+	}
+	if err := tdb.SQL.QueryRow("PRAGMA cache_size").Scan(&cache); err != nil || cache != -2000 {
+		t.Fatalf("cache_size = %d, %v after the purge; want SQLite's default, -2000", cache, err)
+	}
+}
+
+// TestSQLiteKeyEndsUseTheKey: the query of a table's first and last key
+// reads the two ends of the primary key on SQLite, where MIN and MAX in
+// one SELECT would scan the whole table and hold its read lock (which
+// keeps writers from committing) for as long.
+func TestSQLiteKeyEndsUseTheKey(t *testing.T) {
+	tdb, _ := headDB(t, testdb.SQLite)
+	for table, q := range purge.KeyEnds() {
+		rows, err := tdb.SQL.Query("EXPLAIN QUERY PLAN " + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		searches := 0
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN "+table) {
+				t.Errorf("%s: the plan scans the table: %q", table, plan)
+			}
+			if strings.HasPrefix(step, "SEARCH "+table) {
+				searches++
+			}
+		}
+		if searches != 2 {
+			t.Errorf("%s: want two searches of the key, plan %q", table, plan)
+		}
 	}
 }
 
