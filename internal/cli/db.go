@@ -310,6 +310,9 @@ func (a *app) prepare(ctx context.Context, s *session) error {
 
 // upgradeTo applies revisions up to targets and returns the heads.
 func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o migrate.Options) ([]string, error) {
+	if o.Online {
+		a.warnRebuilds(ctx, s, targets, o)
+	}
 	o.DataProgress = a.dataProgress()
 	s.mgr.Migrator.Observe = a.observer()
 	res, err := s.mgr.Migrator.Upgrade(ctx, targets, o)
@@ -317,6 +320,30 @@ func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o mig
 		return nil, a.fail(err)
 	}
 	return res.Heads, nil
+}
+
+// warnRebuilds warns, before an online run, about each table the run will
+// rebuild that is larger than the server's buffer cache (see
+// dialect.Sizer). It only reads; a failure to read is no reason to stop.
+func (a *app) warnRebuilds(ctx context.Context, s *session, targets []string, o migrate.Options) {
+	rebuilds, err := s.mgr.Migrator.Rebuilds(ctx, targets, o)
+	if err != nil {
+		return
+	}
+	for _, r := range rebuilds {
+		if w := rebuildWarning(r); w != "" {
+			a.logf("%s", w)
+		}
+	}
+}
+
+// rebuildWarning is the warning for r, or "" when the table fits in the
+// server's buffer cache (or the server does not say).
+func rebuildWarning(r migrate.Rebuild) string {
+	if r.Cache <= 0 || r.Size <= r.Cache {
+		return ""
+	}
+	return fmt.Sprintf(msgRebuildCache, r.Revision, r.Table, humanBytes(r.Size), humanBytes(r.Cache))
 }
 
 func (a *app) sync(ctx context.Context, s *session, version string) error {

@@ -1,6 +1,7 @@
 package dialect
 
 import (
+	"context"
 	"time"
 
 	"github.com/glance-manage/glance-manage/migrate/schema"
@@ -53,4 +54,18 @@ type Online interface {
 	ResetSQL() []string
 	Retryable(err error) bool
 	Refused(err error) bool
+}
+
+// Sizer is implemented by dialects whose online table rebuilds depend on
+// the server keeping the table in memory. InnoDB (MySQL, MariaDB) rebuilds
+// a table online while writers go on, then replays the last of their
+// changes with the table latched; when the table is larger than the
+// buffer pool that replay reads pages from disk, and writers wait
+// seconds instead of milliseconds.
+//
+// TableSize returns the approximate bytes of table's data and indexes
+// (the server's statistics), 0 when the table does not exist, and the
+// bytes of the server's buffer cache.
+type Sizer interface {
+	TableSize(ctx context.Context, q Querier, table string) (size, cache int64, err error)
 }

@@ -17,6 +17,15 @@ func (Dialect) TableExists(ctx context.Context, q dialect.Querier, table string)
 	return dialect.Exists(ctx, q, "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", table)
 }
 
+var _ dialect.Sizer = Dialect{}
+
+// TableSize implements dialect.Sizer: data and index lengths from
+// information_schema (InnoDB's estimates) and innodb_buffer_pool_size.
+func (Dialect) TableSize(ctx context.Context, q dialect.Querier, table string) (size, cache int64, err error) {
+	err = q.QueryRowContext(ctx, "SELECT COALESCE((SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?), 0), @@innodb_buffer_pool_size", table).Scan(&size, &cache)
+	return size, cache, err
+}
+
 // Tables implements dialect.Dialect.
 func (Dialect) Tables(ctx context.Context, q dialect.Querier) ([]string, error) {
 	return dialect.Strings(ctx, q, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name")

@@ -1,0 +1,63 @@
+package migrate
+
+import (
+	"context"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+	"github.com/glance-manage/glance-manage/migrate/schema"
+)
+
+// Rebuild is a table that a revision of a plan changes a column of in
+// place (schema.AlterColumn: on MySQL and MariaDB such a change may
+// rebuild the table, see dialect.Sizer) or rebuilds outright
+// (schema.RebuildTable, SQLite's way to change columns).
+type Rebuild struct {
+	Revision string
+	Table    string
+	// Size is the table's data and indexes in bytes and Cache the
+	// server's buffer cache, when the dialect can tell (dialect.Sizer);
+	// both are 0 otherwise.
+	Size, Cache int64
+}
+
+// Rebuilds lists, in plan order, the tables that the revisions from the
+// database's current rows to targets change columns of or rebuild, with
+// their sizes where the dialect reports them. It reads the version table
+// and, with a dialect.Sizer, the server's statistics; it changes nothing.
+func (m *Migrator) Rebuilds(ctx context.Context, targets []string, o Options) ([]Rebuild, error) {
+	rows, err := m.Heads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := m.Graph.Plan(rows, targets)
+	if err != nil {
+		return nil, err
+	}
+	sizer, _ := m.Dialect.(dialect.Sizer)
+	var out []Rebuild
+	for _, rev := range plan {
+		seen := map[string]bool{}
+		for _, op := range rev.OpsFor(m.env(o, rows)) {
+			var table string
+			switch o := op.(type) {
+			case schema.AlterColumn:
+				table = o.Table
+			case schema.RebuildTable:
+				table = o.Table.Name
+			}
+			if table == "" || seen[table] {
+				continue
+			}
+			seen[table] = true
+			r := Rebuild{Revision: rev.ID, Table: table}
+			if sizer != nil {
+				if r.Size, r.Cache, err = sizer.TableSize(ctx, m.DB, table); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, r)
+		}
+		rows = m.Graph.ApplyStep(rows, rev.ID)
+	}
+	return out, nil
+}
