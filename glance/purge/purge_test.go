@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -307,37 +308,67 @@ func TestLargeLimitAndTies(t *testing.T) {
 }
 
 // TestAllInBatches checks max_rows -1 over more rows than a batch, with
-// adaptive batch sizes, and that the batches walk every row once.
+// adaptive batch sizes, on every backend (integer keys: key ranges on
+// SQLite and MySQL, page ranges on PostgreSQL), and that the batches walk
+// every row once: every old soft-deleted row goes, live ones and young
+// ones stay.
 func TestAllInBatches(t *testing.T) {
-	tdb, d := headDB(t, testdb.SQLite)
-	now := time.Now()
-	exec(t, tdb, d, "INSERT INTO images (id, status, created_at, deleted, min_disk, min_ram, protected, visibility) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "img", "active", ts(now, 400), false, 0, 0, false, "private")
-	tx, err := tdb.SQL.Begin()
-	if err != nil {
-		t.Fatal(err)
+	type run struct {
+		b       testdb.Backend
+		analyze bool // PostgreSQL walks pages only with statistics
+		walk    string
 	}
-	for i := 1; i <= 2500; i++ {
-		deleted := i%10 != 0 // every tenth row is live
-		var at any
-		if deleted {
-			at = ts(now, 40+float64(i%7))
-		}
-		if _, err := tx.Exec("INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)", i, "img", fmt.Sprint("p", i), "v", ts(now, 300), at, deleted); err != nil {
-			t.Fatal(err)
-		}
+	runs := []run{
+		{testdb.SQLite, false, purge.WalkKeyRanges},
+		{testdb.MySQL, false, purge.WalkKeyRanges},
+		{testdb.PostgreSQL, false, purge.WalkKeyRanges},
+		{testdb.PostgreSQL, true, purge.WalkPages},
 	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := purge.Rows(context.Background(), tdb.SQL, d, purge.Options{AgeInDays: 30, MaxRows: -1, BatchSize: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := res.Tables[1]; p.Deleted != 2250 || p.Batches < 8 {
-		t.Fatalf("result %+v", p)
-	}
-	if n := len(remaining(t, tdb.SQL)["image_properties"]); n != 250 {
-		t.Fatalf("%d rows left, want 250", n)
+	for _, r := range runs {
+		b := r.b
+		t.Run(fmt.Sprintf("%s/%s", b, r.walk), func(t *testing.T) {
+			tdb, d := headDB(t, b)
+			now := time.Now()
+			exec(t, tdb, d, "INSERT INTO images (id, status, created_at, deleted, min_disk, min_ram, protected, visibility) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "img", "active", ts(now, 400), false, 0, 0, false, "private")
+			const rows = 2500
+			for start := 1; start <= rows; start += 500 {
+				var vals []string
+				var args []any
+				for i := start; i < start+500; i++ {
+					deleted := i%10 != 0 // every tenth row is live
+					var at any
+					switch {
+					case !deleted:
+					case i%10 == 5:
+						at = ts(now, 10) // soft-deleted, too young
+					default:
+						at = ts(now, 40+float64(i%7))
+					}
+					vals = append(vals, "(?, ?, ?, ?, ?, ?, ?)")
+					args = append(args, i, "img", fmt.Sprint("p", i), "v", ts(now, 300), at, deleted)
+				}
+				exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES "+strings.Join(vals, ", "), args...)
+			}
+			if r.analyze {
+				exec(t, tdb, d, "ANALYZE image_properties")
+			}
+			res, err := purge.Rows(context.Background(), tdb.SQL, d, purge.Options{AgeInDays: 30, MaxRows: -1, BatchSize: 300})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := res.Tables[1]; p.Deleted != 2000 || p.Batches < 7 || p.Walk != r.walk {
+				t.Fatalf("result %+v; want 2000 rows deleted in batches of at most 300, walking %s", p, r.walk)
+			}
+			left := remaining(t, tdb.SQL)["image_properties"]
+			if len(left) != 500 {
+				t.Fatalf("%d rows left, want 500 (250 live, 250 too young)", len(left))
+			}
+			for _, id := range left {
+				if n, _ := strconv.Atoi(id); n%10 != 0 && n%10 != 5 {
+					t.Fatalf("row %s is left: it was old and soft-deleted", id)
+				}
+			}
+		})
 	}
 }
 
