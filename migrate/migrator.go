@@ -117,6 +117,17 @@ func (m *Migrator) observe(e Event) error {
 	return m.Observe(e)
 }
 
+// plan reads the version table and plans the revisions from its rows to
+// targets.
+func (m *Migrator) plan(ctx context.Context, targets []string) ([]string, []*Revision, error) {
+	rows, err := m.Heads(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := m.Graph.Plan(rows, targets)
+	return rows, plan, err
+}
+
 // Heads returns the rows of the version table, sorted in walk order (the
 // table has no order of its own). A missing table means no rows.
 func (m *Migrator) Heads(ctx context.Context) ([]string, error) {
@@ -197,11 +208,7 @@ type Result struct {
 // elsewhere each operation is skipped when Done says its effect is
 // present, so an interrupted run resumes where it stopped.
 func (m *Migrator) Upgrade(ctx context.Context, targets []string, o Options) (*Result, error) {
-	rows, err := m.Heads(ctx)
-	if err != nil {
-		return nil, err
-	}
-	plan, err := m.Graph.Plan(rows, targets)
+	rows, plan, err := m.plan(ctx, targets)
 	if err != nil {
 		return nil, err
 	}

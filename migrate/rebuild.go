@@ -25,11 +25,7 @@ type Rebuild struct {
 // their sizes where the dialect reports them. It reads the version table
 // and, with a dialect.Sizer, the server's statistics; it changes nothing.
 func (m *Migrator) Rebuilds(ctx context.Context, targets []string, o Options) ([]Rebuild, error) {
-	rows, err := m.Heads(ctx)
-	if err != nil {
-		return nil, err
-	}
-	plan, err := m.Graph.Plan(rows, targets)
+	rows, plan, err := m.plan(ctx, targets)
 	if err != nil {
 		return nil, err
 	}
