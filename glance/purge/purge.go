@@ -52,9 +52,9 @@ import (
 // Batch sizes: a batch starts at DefaultBatchSize rows (SQLiteBatchSize on
 // SQLite) and adapts between MinBatchSize and Options.BatchSize so that
 // one DELETE takes about BatchTarget (SQLiteBatchTarget on SQLite, see
-// sqliteYield). Batches over a key range may grow to MaxBatchSize (a PostgreSQL DELETE
-// is cheap per row); a DELETE that lists its keys never lists more than
-// MaxKeyList (SQLite allows 32766 parameters).
+// sqlitePause). Batches over a key range may grow to MaxBatchSize (a
+// PostgreSQL DELETE is cheap per row); a DELETE that lists its keys never
+// lists more than MaxKeyList (SQLite allows 32766 parameters).
 const (
 	DefaultBatchSize  = 5000
 	SQLiteBatchSize   = 1000
@@ -691,7 +691,7 @@ func (p *purger) exec(ctx context.Context, t table, tr *TableResult, conds []str
 		// SQLite has no queue of waiting writers: a writer waiting
 		// for the database lock polls it and would rarely catch the
 		// moment between two batches. Pausing after each batch lets it
-		// in (see sqliteYield).
+		// in (see sqlitePause).
 		select {
 		case <-ctx.Done():
 		case <-time.After(sqlitePause(took)):
