@@ -8,9 +8,10 @@ import (
 )
 
 // Rebuild is a table that a revision of a plan changes a column of in
-// place (schema.AlterColumn: on MySQL and MariaDB such a change may
-// rebuild the table, see dialect.Sizer) or rebuilds outright
-// (schema.RebuildTable, SQLite's way to change columns).
+// place (schema.AlterColumn other than a change of default alone: on
+// MySQL and MariaDB such a change may rebuild the table, see
+// dialect.Sizer) or rebuilds outright (schema.RebuildTable, SQLite's way
+// to change columns).
 type Rebuild struct {
 	Revision string
 	Table    string
@@ -37,6 +38,9 @@ func (m *Migrator) Rebuilds(ctx context.Context, targets []string, o Options) ([
 			var table string
 			switch o := op.(type) {
 			case schema.AlterColumn:
+				if o.ChangeDefault && !o.ChangeNullable {
+					continue // a default alone is a change of metadata
+				}
 				table = o.Table
 			case schema.RebuildTable:
 				table = o.Table.Name
