@@ -403,8 +403,11 @@ func redactQuery(after string) string {
 	}
 	pairs := strings.Split(after[i+1:], "&")
 	for j, pair := range pairs {
-		k, _, ok := strings.Cut(pair, "=")
-		if ok && isSecretKey(pyUnquote(strings.ReplaceAll(k, "+", " "))) {
+		// An empty value hides nothing, and parsing drops it (as
+		// parse_qsl does); masked, it would become an option the URL
+		// never had.
+		k, v, ok := strings.Cut(pair, "=")
+		if ok && v != "" && isSecretKey(pyUnquote(strings.ReplaceAll(k, "+", " "))) {
 			pairs[j] = k + "=****"
 		}
 	}
