@@ -193,6 +193,13 @@ func TestReferencedImagesAreKept(t *testing.T) {
 	}
 }
 
+// liveImage inserts the live image "img", created 400 days before now,
+// for properties to belong to.
+func liveImage(t *testing.T, tdb *testdb.DB, d dialect.Dialect, now time.Time) {
+	t.Helper()
+	exec(t, tdb, d, "INSERT INTO images (id, status, created_at, deleted, min_disk, min_ram, protected, visibility) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "img", "active", ts(now, 400), false, 0, 0, false, "private")
+}
+
 func exec(t *testing.T, tdb *testdb.DB, d dialect.Dialect, q string, args ...any) {
 	t.Helper()
 	n := 0
@@ -249,7 +256,7 @@ func TestLargeLimitAndTies(t *testing.T) {
 		t.Run(string(b), func(t *testing.T) {
 			tdb, d := headDB(t, b)
 			now := time.Now()
-			exec(t, tdb, d, "INSERT INTO images (id, status, created_at, deleted, min_disk, min_ram, protected, visibility) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "img", "active", ts(now, 400), false, 0, 0, false, "private")
+			liveImage(t, tdb, d, now)
 			// 40 rows: ages 100..61 days, except that rows 20-29 share
 			// the age 80.
 			for i := 0; i < 40; i++ {
@@ -329,7 +336,7 @@ func TestAllInBatches(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/%s", b, r.walk), func(t *testing.T) {
 			tdb, d := headDB(t, b)
 			now := time.Now()
-			exec(t, tdb, d, "INSERT INTO images (id, status, created_at, deleted, min_disk, min_ram, protected, visibility) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "img", "active", ts(now, 400), false, 0, 0, false, "private")
+			liveImage(t, tdb, d, now)
 			const rows = 2500
 			for start := 1; start <= rows; start += 500 {
 				var vals []string
@@ -380,7 +387,7 @@ func TestKeyGaps(t *testing.T) {
 		t.Run(string(b), func(t *testing.T) {
 			tdb, d := headDB(t, b)
 			now := time.Now()
-			exec(t, tdb, d, "INSERT INTO images (id, status, created_at, deleted, min_disk, min_ram, protected, visibility) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "img", "active", ts(now, 400), false, 0, 0, false, "private")
+			liveImage(t, tdb, d, now)
 			for _, base := range []int64{0, 100000} {
 				for i := int64(1); i <= 40; i++ {
 					exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)",
