@@ -70,6 +70,16 @@ func newGaleraDB(t *testing.T) *galeraDB {
 		u.Path = "/" + name
 		g.urls[i] = u.String()
 		g.sql[i] = openReplicated(t, g.urls[i])
+		// Galera applies another node's commits on this one a moment
+		// after they are certified: wsrep_sync_wait makes this
+		// session's reads wait until the node has applied every commit
+		// the cluster had when the read began. One connection, so the
+		// session setting holds for every read of the checks.
+		g.sql[i].SetMaxOpenConns(1)
+		g.sql[i].SetMaxIdleConns(1)
+		if _, err := g.sql[i].ExecContext(ctx, "SET SESSION wsrep_sync_wait = 1"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return g
 }
