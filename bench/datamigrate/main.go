@@ -44,11 +44,15 @@ func main() {
 		var maxBatch time.Duration
 		var batches int64
 		var runs []batchRun
+		var phases []string
 		t := time.Now()
+		last := t
 		n, _, err := m.Migrator.RunData(ctx, -1, migrate.Options{DataBatch: *batch, DataProgress: func(p migrate.DataProgress) {
 			maxBatch = max(maxBatch, p.MaxBatch)
 			if p.Finished {
 				batches += p.Batches
+				phases = append(phases, fmt.Sprintf("%s %s", p.Migration, time.Since(last).Round(time.Millisecond)))
+				last = time.Now()
 				return
 			}
 			runs = append(runs, batchRun{p.Migration, p.Batches, p.BatchSize, p.LastBatch})
@@ -61,12 +65,14 @@ func main() {
 		db, _ = prepare(ctx, be, *images)
 		var refRows int64
 		var longest time.Duration
+		var stmts []string
 		t = time.Now()
-		for _, q := range rolling.ReferenceStatements(string(be)) {
+		for i, q := range rolling.ReferenceStatements(string(be)) {
 			ts := time.Now()
 			res, err := db.SQL.ExecContext(ctx, q)
 			check(err)
 			longest = max(longest, time.Since(ts))
+			stmts = append(stmts, fmt.Sprintf("#%d %s", i+1, time.Since(ts).Round(time.Millisecond)))
 			c, _ := res.RowsAffected()
 			refRows += c
 		}
@@ -77,6 +83,7 @@ func main() {
 			fmt.Sprintf("%.2fx", ours.Seconds()/ref.Seconds()))
 		fmt.Printf("%-10s %-9s %10d %10s %10.0f %12s %12s\n", be, "reference", refRows, ref.Round(time.Millisecond), float64(refRows)/ref.Seconds(), longest.Round(time.Millisecond), "1.00x")
 		fmt.Printf("%-10s %d batches; %s\n", "", batches, batchStats(runs))
+		fmt.Printf("%-10s ours by migration: %s; reference by statement: %s\n", "", strings.Join(phases, ", "), strings.Join(stmts, ", "))
 	}
 }
 

@@ -29,16 +29,29 @@ func count(ctx context.Context, q dialect.Querier, query string, args ...any) (i
 
 // keyRange finds the next batch (a DataMigration.Range): the keys of up
 // to limit rows of table matching where with key > cursor, as a
-// primary-key range. It returns
-// the range's upper bound (inclusive) and how many matching rows it
-// holds (0: none left). The batch's Apply then updates the rows of the
-// range (cursor, upper] that still match where, in one short
-// transaction: rows services wrote meanwhile are left alone or picked up.
-func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, key, where string, cursor any, limit int) (upper string, n int, err error) {
+// primary-key range. It returns the range's upper bound (inclusive) and
+// how many matching rows it holds (0: none left). The batch's Apply then
+// updates the rows of the range (cursor, upper] that still match where,
+// in one short transaction: rows services wrote meanwhile are left alone
+// or picked up.
+//
+// index, when not "", names the index of table whose entries are
+// (column of where, key): on MySQL/MariaDB the query is told to read it
+// (FORCE INDEX), as a range starting at the cursor. Left to itself,
+// MariaDB reads "col IS NULL AND id > ?" as a lookup of every NULL entry,
+// filtered by id: each batch then starts over from the first row still to
+// migrate, and the deeper into the table, the longer its search (measured
+// at 1M images, 100k rows in: 28 ms to find a batch of 2000 rows, against
+// 1 ms as a range).
+func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, index, key, where string, cursor any, limit int) (upper string, n int, err error) {
+	from := table
+	if index != "" && d.Name() == "mysql" {
+		from = fmt.Sprintf("%s FORCE INDEX (%s)", table, index)
+	}
 	var hi sql.NullString
 	err = q.QueryRowContext(ctx, fmt.Sprintf(
 		"SELECT COUNT(*), MAX(k) FROM (SELECT %s AS k FROM %s WHERE %s AND %s > %s ORDER BY %s LIMIT %d) batch",
-		key, table, where, key, d.Placeholder(1), key, limit), cursor).Scan(&n, &hi)
+		key, from, where, key, d.Placeholder(1), key, limit), cursor).Scan(&n, &hi)
 	if err != nil || !hi.Valid {
 		return "", 0, err
 	}
@@ -50,7 +63,8 @@ func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, 
 // PostgreSQL's index on visibility does not keep the rows in id order, so
 // walking it sorts every NULL row for each batch. SQLite's unary + and
 // PostgreSQL's COALESCE hide the column from the index; MySQL's secondary
-// indexes end with the primary key, so its index is in id order already.
+// indexes end with the primary key, so its index is in id order already
+// (and keyRange makes the planner read it as such).
 func notIndexed(d dialect.Dialect, col string) string {
 	switch d.Name() {
 	case "sqlite":

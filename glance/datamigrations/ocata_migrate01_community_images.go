@@ -25,7 +25,7 @@ func communityImages() *migrate.DataMigration {
 			return count(ctx, q, "SELECT COUNT(*) FROM images WHERE visibility IS NULL")
 		},
 		Range: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int, error) {
-			return keyRange(ctx, q, d, "images", "id", notIndexed(d, "visibility")+" IS NULL", cursor, limit)
+			return keyRange(ctx, q, d, "images", "visibility_image_idx", "id", notIndexed(d, "visibility")+" IS NULL", cursor, limit)
 		},
 		Apply: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, lower, upper string) (int64, error) {
 			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE images SET visibility = %s WHERE %s IS NULL AND id > %s AND id <= %s",

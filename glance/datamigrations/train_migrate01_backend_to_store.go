@@ -31,7 +31,7 @@ func backendToStore() *migrate.DataMigration {
 			return count(ctx, q, "SELECT COUNT(*) FROM image_locations WHERE "+hasBackend(d))
 		},
 		Range: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, cursor string, limit int) (string, int, error) {
-			return keyRange(ctx, q, d, "image_locations", "id", hasBackend(d), atoi(cursor), limit)
+			return keyRange(ctx, q, d, "image_locations", "", "id", hasBackend(d), atoi(cursor), limit)
 		},
 		Apply: func(ctx context.Context, q dialect.Querier, d dialect.Dialect, lower, upper string) (int64, error) {
 			res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE image_locations SET meta_data = REPLACE(meta_data, '%s', '\"store\":') WHERE %s AND id > %s AND id <= %s",
