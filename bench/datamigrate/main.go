@@ -30,6 +30,7 @@ func main() {
 	images := flag.Int("images", 1000000, "images to seed")
 	backends := flag.String("backends", "sqlite,mysql,postgresql", "backends to run (disabled ones are skipped)")
 	batch := flag.Int("batch", 0, "fixed batch size (0: adaptive)")
+	runs := flag.Int("runs", 1, "pairs of runs per backend (ours, then the reference's, each on fresh data); with more than one, the median ratio is printed too")
 	flag.Parse()
 	ctx := context.Background()
 	fmt.Printf("%-10s %-9s %10s %10s %10s %12s %12s\n", "backend", "tool", "rows", "time", "rows/s", "longest tx", "time ratio")
@@ -39,52 +40,79 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			continue
 		}
-		// Ours.
-		db, m := prepare(ctx, be, *images)
-		var maxBatch time.Duration
-		var batches int64
-		var runs []batchRun
-		var phases []string
-		t := time.Now()
-		last := t
-		n, _, err := m.Migrator.RunData(ctx, -1, migrate.Options{DataBatch: *batch, DataProgress: func(p migrate.DataProgress) {
-			maxBatch = max(maxBatch, p.MaxBatch)
-			if p.Finished {
-				batches += p.Batches
-				phases = append(phases, fmt.Sprintf("%s %s", p.Migration, time.Since(last).Round(time.Millisecond)))
-				last = time.Now()
-				return
-			}
-			runs = append(runs, batchRun{p.Migration, p.Batches, p.BatchSize, p.LastBatch})
-		}})
-		check(err)
-		ours := time.Since(t)
-		check(db.Destroy(ctx))
-
-		// Upstream's statements.
-		db, _ = prepare(ctx, be, *images)
-		var refRows int64
-		var longest time.Duration
-		var stmts []string
-		t = time.Now()
-		for i, q := range rolling.ReferenceStatements(string(be)) {
-			ts := time.Now()
-			res, err := db.SQL.ExecContext(ctx, q)
-			check(err)
-			longest = max(longest, time.Since(ts))
-			stmts = append(stmts, fmt.Sprintf("#%d %s", i+1, time.Since(ts).Round(time.Millisecond)))
-			c, _ := res.RowsAffected()
-			refRows += c
+		var ratios []float64
+		for range *runs {
+			ratios = append(ratios, pair(ctx, be, *images, *batch))
 		}
-		ref := time.Since(t)
-		check(db.Destroy(ctx))
-
-		fmt.Printf("%-10s %-9s %10d %10s %10.0f %12s %12s\n", be, "ours", n, ours.Round(time.Millisecond), float64(n)/ours.Seconds(), maxBatch.Round(time.Millisecond),
-			fmt.Sprintf("%.2fx", ours.Seconds()/ref.Seconds()))
-		fmt.Printf("%-10s %-9s %10d %10s %10.0f %12s %12s\n", be, "reference", refRows, ref.Round(time.Millisecond), float64(refRows)/ref.Seconds(), longest.Round(time.Millisecond), "1.00x")
-		fmt.Printf("%-10s %d batches; %s\n", "", batches, batchStats(runs))
-		fmt.Printf("%-10s ours by migration: %s; reference by statement: %s\n", "", strings.Join(phases, ", "), strings.Join(stmts, ", "))
+		if len(ratios) > 1 {
+			sort.Float64s(ratios)
+			var list []string
+			for _, r := range ratios {
+				list = append(list, fmt.Sprintf("%.2fx", r))
+			}
+			fmt.Printf("%-10s median time ratio over %d runs: %.2fx (%s)\n", be, len(ratios), median(ratios), strings.Join(list, ", "))
+		}
 	}
+}
+
+// median of sorted values.
+func median(v []float64) float64 {
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// pair runs our data migrations and then upstream's statements, each on
+// a freshly seeded database, prints both, and returns the time ratio.
+func pair(ctx context.Context, be testdb.Backend, images, batch int) float64 {
+	// Ours.
+	db, m := prepare(ctx, be, images)
+	var maxBatch time.Duration
+	var batches int64
+	var runs []batchRun
+	var phases []string
+	t := time.Now()
+	last := t
+	n, _, err := m.Migrator.RunData(ctx, -1, migrate.Options{DataBatch: batch, DataProgress: func(p migrate.DataProgress) {
+		maxBatch = max(maxBatch, p.MaxBatch)
+		if p.Finished {
+			batches += p.Batches
+			phases = append(phases, fmt.Sprintf("%s %s", p.Migration, time.Since(last).Round(time.Millisecond)))
+			last = time.Now()
+			return
+		}
+		runs = append(runs, batchRun{p.Migration, p.Batches, p.BatchSize, p.LastBatch})
+	}})
+	check(err)
+	ours := time.Since(t)
+	check(db.Destroy(ctx))
+
+	// Upstream's statements.
+	db, _ = prepare(ctx, be, images)
+	var refRows int64
+	var longest time.Duration
+	var stmts []string
+	t = time.Now()
+	for i, q := range rolling.ReferenceStatements(string(be)) {
+		ts := time.Now()
+		res, err := db.SQL.ExecContext(ctx, q)
+		check(err)
+		longest = max(longest, time.Since(ts))
+		stmts = append(stmts, fmt.Sprintf("#%d %s", i+1, time.Since(ts).Round(time.Millisecond)))
+		c, _ := res.RowsAffected()
+		refRows += c
+	}
+	ref := time.Since(t)
+	check(db.Destroy(ctx))
+
+	ratio := ours.Seconds() / ref.Seconds()
+	fmt.Printf("%-10s %-9s %10d %10s %10.0f %12s %12s\n", be, "ours", n, ours.Round(time.Millisecond), float64(n)/ours.Seconds(), maxBatch.Round(time.Millisecond),
+		fmt.Sprintf("%.2fx", ratio))
+	fmt.Printf("%-10s %-9s %10d %10s %10.0f %12s %12s\n", be, "reference", refRows, ref.Round(time.Millisecond), float64(refRows)/ref.Seconds(), longest.Round(time.Millisecond), "1.00x")
+	fmt.Printf("%-10s %d batches; %s\n", "", batches, batchStats(runs))
+	fmt.Printf("%-10s ours by migration: %s; reference by statement: %s\n", "", strings.Join(phases, ", "), strings.Join(stmts, ", "))
+	return ratio
 }
 
 // prepare seeds a fresh database at the pre-Ocata revision and expands it
