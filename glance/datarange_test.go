@@ -30,7 +30,8 @@ func (r *recorder) QueryRowContext(ctx context.Context, query string, args ...an
 // keys, and on MySQL/MariaDB reads it as a range of the visibility index
 // starting at the cursor. Left to itself, MariaDB looked up every NULL
 // entry from the first and filtered them by key, so each batch's search
-// grew with how far the migration had got.
+// grew with how far the migration had got. A database whose index was
+// dropped is still searched.
 func TestVisibilityRangeSeeks(t *testing.T) {
 	ctx := context.Background()
 	for _, b := range testdb.All {
@@ -96,6 +97,14 @@ func TestVisibilityRangeSeeks(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("no images row in the plan %v", plan)
+			}
+
+			// Without the index, the search goes on unhinted.
+			if _, err := m.DB.ExecContext(ctx, "DROP INDEX visibility_image_idx ON images"); err != nil {
+				t.Fatal(err)
+			}
+			if upper, n, err := dm.Range(ctx, rec, m.Dialect, "img-1", 3); err != nil || upper != "img-4" || n != 3 {
+				t.Fatalf("without visibility_image_idx, Range after img-1, 3 rows = %q, %d, %v; want img-4, 3", upper, n, err)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
@@ -43,19 +44,32 @@ func count(ctx context.Context, q dialect.Querier, query string, args ...any) (i
 // migrate, and the deeper into the table, the longer its search (measured
 // at 1M images, 100k rows in: 28 ms to find a batch of 2000 rows, against
 // 2 ms as a range).
+//
+// A database without that index (an operator dropped it) is searched
+// without the hint: MySQL refuses a hint naming a missing index (error
+// 1176).
 func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, index, key, where string, cursor any, limit int) (upper string, n int, err error) {
-	from := table
-	if index != "" && d.Name() == "mysql" {
-		from = fmt.Sprintf("%s FORCE INDEX (%s)", table, index)
+	search := func(from string) error {
+		var hi sql.NullString
+		err := q.QueryRowContext(ctx, fmt.Sprintf(
+			"SELECT COUNT(*), MAX(k) FROM (SELECT %s AS k FROM %s WHERE %s AND %s > %s ORDER BY %s LIMIT %d) batch",
+			key, from, where, key, d.Placeholder(1), key, limit), cursor).Scan(&n, &hi)
+		upper = hi.String
+		return err
 	}
-	var hi sql.NullString
-	err = q.QueryRowContext(ctx, fmt.Sprintf(
-		"SELECT COUNT(*), MAX(k) FROM (SELECT %s AS k FROM %s WHERE %s AND %s > %s ORDER BY %s LIMIT %d) batch",
-		key, from, where, key, d.Placeholder(1), key, limit), cursor).Scan(&n, &hi)
-	if err != nil || !hi.Valid {
+	if index != "" && d.Name() == "mysql" {
+		err = search(fmt.Sprintf("%s FORCE INDEX (%s)", table, index))
+		if err == nil {
+			return upper, n, nil
+		}
+		if !strings.Contains(err.Error(), "Error 1176") {
+			return "", 0, err
+		}
+	}
+	if err := search(table); err != nil {
 		return "", 0, err
 	}
-	return hi.String, n, nil
+	return upper, n, nil
 }
 
 // notIndexed keeps the planner from reading col through its own index
