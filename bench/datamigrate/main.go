@@ -6,9 +6,12 @@
 // half the locations with the pre-Train key) after an online expand, so
 // the visibility triggers fire for both. It prints rows per second, the
 // time ratio, and the longest transaction (the longest any row lock was
-// held: one batch for us, the whole statement for upstream).
+// held: one batch for us, the whole statement for upstream), with our
+// time per migration and upstream's per statement. -runs N repeats the
+// pair and prints the median ratio (upstream's statements vary the most
+// from run to run).
 //
-//	go run ./bench/datamigrate -images 1000000 -backends mysql,postgresql
+//	go run ./bench/datamigrate -images 1000000 -backends mysql,postgresql -runs 3
 package main
 
 import (
