@@ -59,6 +59,9 @@ func TestVisibilityRangeSeeks(t *testing.T) {
 					dm = d
 				}
 			}
+			if dm == nil {
+				t.Fatal("no data migration ocata_migrate01_community_images")
+			}
 			rec := &recorder{Querier: m.DB}
 			upper, n, err := dm.Range(ctx, rec, m.Dialect, "img-1", 3)
 			if err != nil || upper != "img-4" || n != 3 {
