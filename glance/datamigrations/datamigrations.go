@@ -10,7 +10,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
@@ -46,8 +45,8 @@ func count(ctx context.Context, q dialect.Querier, query string, args ...any) (i
 // cursor: 28 ms to find a batch of 2000 rows, against 2 ms as a range).
 //
 // A database without that index (an operator dropped it) is searched
-// without the hint: MySQL refuses a hint naming a missing index (error
-// 1176).
+// without the hint: MySQL refuses a hint naming a missing index, which
+// the dialect reports as a refused form (dialect.Online.Refused).
 func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, index, key, where string, cursor any, limit int) (upper string, n int, err error) {
 	search := func(from string) error {
 		var hi sql.NullString
@@ -62,7 +61,7 @@ func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, 
 		if err == nil {
 			return upper, n, nil
 		}
-		if !strings.Contains(err.Error(), "Error 1176") {
+		if on, ok := d.(dialect.Online); !ok || !on.Refused(err) {
 			return "", 0, err
 		}
 	}

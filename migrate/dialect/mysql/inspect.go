@@ -116,6 +116,7 @@ const (
 	errSyntax               = 1064 // ER_PARSE_ERROR (an ALGORITHM clause an old server does not know)
 	errAlterNotSupported    = 1845 // ER_ALTER_OPERATION_NOT_SUPPORTED
 	errAlterNotSupportedWhy = 1846 // ER_ALTER_OPERATION_NOT_SUPPORTED_REASON
+	errKeyDoesNotExist      = 1176 // ER_KEY_DOES_NOT_EXISTS (an index hint naming a missing index)
 )
 
 func number(err error) uint16 {
@@ -134,10 +135,11 @@ func (Dialect) Retryable(err error) bool {
 }
 
 // Refused implements dialect.Online: the server cannot run the
-// operation with the ALGORITHM/LOCK asked for.
+// operation with the ALGORITHM/LOCK asked for, or with the index it was
+// told to use.
 func (Dialect) Refused(err error) bool {
 	switch number(err) {
-	case errAlterNotSupported, errAlterNotSupportedWhy, errSyntax:
+	case errAlterNotSupported, errAlterNotSupportedWhy, errSyntax, errKeyDoesNotExist:
 		return true
 	}
 	return false
