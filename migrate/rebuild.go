@@ -24,13 +24,15 @@ type Rebuild struct {
 // Rebuilds lists, in plan order, the tables that the revisions from the
 // database's current rows to targets change columns of or rebuild, with
 // their sizes where the dialect reports them. It reads the version table
-// and, with a dialect.Sizer, the server's statistics; it changes nothing.
+// and, with a dialect.Sizer, the server's statistics (once per table, as
+// they are before the run); it changes nothing.
 func (m *Migrator) Rebuilds(ctx context.Context, targets []string, o Options) ([]Rebuild, error) {
 	rows, plan, err := m.plan(ctx, targets)
 	if err != nil {
 		return nil, err
 	}
 	sizer, _ := m.Dialect.(dialect.Sizer)
+	sized := map[string]Rebuild{} // each table's Size and Cache, read once
 	var out []Rebuild
 	for _, rev := range plan {
 		seen := map[string]bool{}
@@ -49,12 +51,17 @@ func (m *Migrator) Rebuilds(ctx context.Context, targets []string, o Options) ([
 				continue
 			}
 			seen[table] = true
-			r := Rebuild{Revision: rev.ID, Table: table}
-			if sizer != nil {
-				if r.Size, r.Cache, err = sizer.TableSize(ctx, m.DB, table); err != nil {
-					return nil, err
+			r, ok := sized[table]
+			if !ok {
+				r.Table = table
+				if sizer != nil {
+					if r.Size, r.Cache, err = sizer.TableSize(ctx, m.DB, table); err != nil {
+						return nil, err
+					}
 				}
+				sized[table] = r
 			}
+			r.Revision = rev.ID
 			out = append(out, r)
 		}
 		rows = m.Graph.ApplyStep(rows, rev.ID)

@@ -98,7 +98,8 @@ func main() {
 }
 
 // measure runs `bin db <cmd>` on fresh databases (for version: a synced
-// one, queried once before for "version") and returns the median wall time and the largest resident set.
+// one, queried once before for "version") and returns the median wall
+// time and the largest resident set.
 func measure(ctx context.Context, b testdb.Backend, work, ours, bin, cmd string, runs int) sample {
 	var walls []time.Duration
 	var rss int64

@@ -11,6 +11,7 @@ import (
 
 	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/migrate"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
 // extraDBCommands lets other files of this package add db actions
@@ -326,6 +327,9 @@ func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o mig
 // rebuild that is larger than the server's buffer cache (see
 // dialect.Sizer). It only reads; a failure to read is no reason to stop.
 func (a *app) warnRebuilds(ctx context.Context, s *session, targets []string, o migrate.Options) {
+	if _, ok := s.mgr.Dialect.(dialect.Sizer); !ok {
+		return // no sizes, no warning: skip reading the plan
+	}
 	rebuilds, err := s.mgr.Migrator.Rebuilds(ctx, targets, o)
 	if err != nil {
 		return
