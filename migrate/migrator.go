@@ -28,6 +28,9 @@ type Event struct {
 	Err      error         // Retry: what failed
 	Wait     time.Duration // Retry: the backoff before the next attempt
 	Attempt  int           // Retry: the attempt about to be made after the first (1, 2, ...)
+	// Shadow: the Statement is a step of a shadow copy that makes Op
+	// (see shadow.go), not Op's own statement.
+	Shadow bool
 }
 
 // EventKind says what an Event reports.
@@ -77,7 +80,8 @@ type Options struct {
 	// RunData runs pending data migrations a contract revision needs
 	// instead of refusing (offline sync does this).
 	RunData bool
-	// DataBatch is the batch size for data migrations (0: default).
+	// DataBatch is the batch size for data migrations and shadow copies
+	// (0: adaptive, see DataBatchTarget).
 	DataBatch int
 	// DataProgress receives data-migration progress.
 	DataProgress func(DataProgress)
@@ -101,6 +105,14 @@ type Options struct {
 	// PlainDDL runs an online revision's statements as rendered, without
 	// lock timeouts, retries or online algorithms (for comparison).
 	PlainDDL bool
+	// InPlaceRebuild, on an online run, changes columns that the server
+	// cannot change instantly by rebuilding the table in place
+	// (ALGORITHM=INPLACE) even where the dialect could copy it into a
+	// shadow table (dialect.Shadow, see shadow.go).
+	InPlaceRebuild bool
+	// CopyProgress receives the progress of shadow copies (Migration is
+	// ShadowCopyName of the table).
+	CopyProgress func(DataProgress)
 }
 
 func (m *Migrator) env(o Options, rows []string) Env {
@@ -353,6 +365,16 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 			}
 			continue
 		}
+		sh, shTable := m.shadowDialect(op)
+		var shadow *shadowRun
+		if sh != nil && resumable {
+			// A shadow copy interrupted by an earlier run is finished or
+			// removed first, whatever this run's options.
+			shadow = &shadowRun{ctx: ctx, m: m, sh: sh, on: on, q: conn, rev: rev, op: op, o: o, idx: &idx}
+			if _, err := shadow.recover(shTable); err != nil {
+				return wrapStep(rev.ID, op, err)
+			}
+		}
 		if resumable {
 			done, err := m.Dialect.Done(ctx, q, op)
 			if err != nil {
@@ -384,6 +406,17 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 					break
 				}
 				if i < len(st.Forms)-1 && on != nil && on.Refused(err) {
+					if i == 0 && shadow != nil && shadowWanted(o, on) {
+						// Not instantly: copy into a shadow instead of
+						// rebuilding in place, where the dialect can.
+						handled, err := shadow.alter(shTable)
+						if err != nil {
+							return wrapStep(rev.ID, op, err)
+						}
+						if handled {
+							break
+						}
+					}
 					continue // the server cannot do it this way; ask for the next form
 				}
 				return &StepError{Revision: rev.ID, Op: op.Describe(), SQL: form, Err: err}
@@ -415,6 +448,16 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 	}
 	seg.tx = nil
 	return tx.Commit()
+}
+
+// wrapStep returns err as a StepError of op unless it is one already (or
+// an Observe error, returned as is).
+func wrapStep(rev string, op schema.Op, err error) error {
+	var se *StepError
+	if errors.As(err, &se) || errors.Is(err, errStop) {
+		return err
+	}
+	return &StepError{Revision: rev, Op: op.Describe(), Err: err}
 }
 
 func sameSet(a, b []string) bool {

@@ -19,6 +19,10 @@ type Rebuild struct {
 	// server's buffer cache, when the dialect can tell (dialect.Sizer);
 	// both are 0 otherwise.
 	Size, Cache int64
+	// Shadow: the table will be copied into a shadow table and swapped
+	// in (dialect.Shadow) instead of rebuilt in place, so its size
+	// against the cache does not make writers wait.
+	Shadow bool
 }
 
 // Rebuilds lists, in plan order, the tables that the revisions from the
@@ -32,6 +36,10 @@ func (m *Migrator) Rebuilds(ctx context.Context, targets []string, o Options) ([
 		return nil, err
 	}
 	sizer, _ := m.Dialect.(dialect.Sizer)
+	sh, _ := m.Dialect.(dialect.Shadow)
+	if !shadowWanted(o, m.online(o)) {
+		sh = nil
+	}
 	sized := map[string]Rebuild{} // each table's Size and Cache, read once
 	var out []Rebuild
 	for _, rev := range plan {
@@ -58,6 +66,16 @@ func (m *Migrator) Rebuilds(ctx context.Context, targets []string, o Options) ([
 					if r.Size, r.Cache, err = sizer.TableSize(ctx, m.DB, table); err != nil {
 						return nil, err
 					}
+				}
+				if _, alter := op.(schema.AlterColumn); alter && sh != nil {
+					// The table's own triggers may be gone by then (a
+					// contract drops them first): only the server and
+					// the table's shape decide here.
+					st, err := sh.ShadowState(ctx, m.DB, table)
+					if err != nil {
+						return nil, err
+					}
+					r.Shadow = st.Unsupported == ""
 				}
 				sized[table] = r
 			}

@@ -46,6 +46,7 @@ type app struct {
 	configDirs  []string
 	debug       bool
 	lockTimeout string
+	inPlace     bool // --in-place-rebuild
 	out, errw   io.Writer
 }
 

@@ -164,6 +164,7 @@ func (a *app) coreCommands() []pair {
 		}, func(c *cobra.Command) {
 			versionFlag(&upgradeVersion, "")(c)
 			upgradePlan.register(c)
+			a.inPlaceFlag(c)
 		}),
 		a.newPair("version_control", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
 			v, err := versionArg(cmd, args, vcVersion)
@@ -188,6 +189,7 @@ func (a *app) coreCommands() []pair {
 		}, func(c *cobra.Command) {
 			expandPlan.register(c)
 			backupFlag(c, &expandBackup)
+			a.inPlaceFlag(c)
 		}),
 		a.newPair("migrate", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			return a.migrate(ctx, s, maxRows)
@@ -201,8 +203,17 @@ func (a *app) coreCommands() []pair {
 			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
 				return a.contract(ctx, s, true)
 			})(cmd, args)
-		}, contractPlan.register),
+		}, func(c *cobra.Command) {
+			contractPlan.register(c)
+			a.inPlaceFlag(c)
+		}),
 	}
+}
+
+// inPlaceFlag registers --in-place-rebuild (migrate.Options.InPlaceRebuild).
+func (a *app) inPlaceFlag(c *cobra.Command) {
+	c.Flags().BoolVar(&a.inPlace, "in-place-rebuild", false,
+		"on MariaDB, rebuild a table in place (ALGORITHM=INPLACE) for a change of column instead of copying it into a shadow table and swapping it in")
 }
 
 // version prints the version-table rows, one per line, exactly as
@@ -311,10 +322,12 @@ func (a *app) prepare(ctx context.Context, s *session) error {
 
 // upgradeTo applies revisions up to targets and returns the heads.
 func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o migrate.Options) ([]string, error) {
+	o.InPlaceRebuild = a.inPlace
 	if o.Online {
 		a.warnRebuilds(ctx, s, targets, o)
 	}
 	o.DataProgress = a.dataProgress()
+	o.CopyProgress = a.copyProgress()
 	s.mgr.Migrator.Observe = a.observer()
 	res, err := s.mgr.Migrator.Upgrade(ctx, targets, o)
 	if err != nil {
@@ -344,7 +357,7 @@ func (a *app) warnRebuilds(ctx context.Context, s *session, targets []string, o 
 // rebuildWarning is the warning for r, or "" when the table fits in the
 // server's buffer cache (or the server does not say).
 func rebuildWarning(r migrate.Rebuild) string {
-	if r.Cache <= 0 || r.Size <= r.Cache {
+	if r.Shadow || r.Cache <= 0 || r.Size <= r.Cache {
 		return ""
 	}
 	return fmt.Sprintf(msgRebuildCache, r.Revision, r.Table, humanBytes(r.Size), humanBytes(r.Cache))

@@ -67,6 +67,21 @@ func (a *app) dataProgress() func(migrate.DataProgress) {
 	}
 }
 
+// copyProgress shows the progress of a table's shadow copy (an online
+// change of column on MariaDB), like dataProgress.
+func (a *app) copyProgress() func(migrate.DataProgress) {
+	r := &rowProgress{a: a}
+	return func(p migrate.DataProgress) {
+		r.show(p.Migration, p.Done, p.Total, p.Elapsed, p.Finished, func(rate float64, eta string) string {
+			state := "progress"
+			if p.Finished {
+				state = "done"
+			}
+			return fmt.Sprintf("INFO  [glance-manage] %s into a shadow table %s: %d/%d rows, %.0f rows/s, ETA %s", p.Migration, state, p.Done, p.Total, rate, eta)
+		})
+	}
+}
+
 // rowProgress draws the progress of work counted in rows (data
 // migrations, purges): a bar with rate and ETA on a terminal; elsewhere a
 // plain line every few seconds and one at the end.

@@ -110,6 +110,13 @@ func (s *server) open(name string) (*sql.DB, error) {
 		}
 		cfg.DBName = name
 		cfg.AllowNativePasswords = true
+		// Statements go as text, arguments inlined by the client, as
+		// PyMySQL (Glance's services) and this tool (package dburl)
+		// send them; no server-side prepared statements, which MariaDB
+		// fails with "Table ... doesn't exist" when a trigger naming
+		// another table is created between prepare and execute (see
+		// docs/locks.md, shadow copies).
+		cfg.InterpolateParams = true
 		conn, err := mysql.NewConnector(cfg)
 		if err != nil {
 			return nil, err

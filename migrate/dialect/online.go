@@ -69,3 +69,94 @@ type Online interface {
 type Sizer interface {
 	TableSize(ctx context.Context, q Querier, table string) (size, cache int64, err error)
 }
+
+// Shadow is implemented by dialects that can change a table's columns by
+// copying it into a shadow table while writers go on, instead of
+// rebuilding it in place (MariaDB). The engine drives the copy; the
+// dialect inspects and builds the statements:
+//
+//  1. ShadowCreate makes the shadow table: the table's definition with
+//     the change applied (empty, so the change is instant).
+//  2. ShadowTriggers make every insert, update and delete on the table
+//     write the same row to the shadow, in the writer's transaction.
+//  3. ShadowNext and ShadowCopy copy the rows in key ranges, each range
+//     one short statement; a row the triggers wrote first is kept.
+//  4. ShadowCompare reads both tables in one snapshot: their counts and
+//     checksums must agree before anything changes for the service.
+//  5. ShadowRepoint points each foreign key that references the table at
+//     the shadow instead, under a temporary name (ShadowTempName).
+//  6. ShadowSwap renames the table to the old name and the shadow to the
+//     table's name in one atomic statement; the foreign keys follow the
+//     shadow, the triggers go with the old table.
+//  7. ShadowRepoint gives each foreign key its own name back, and
+//     ShadowDropOld drops the old table with its triggers.
+//
+// ShadowState tells which of these steps a previous, interrupted run
+// completed, so that the engine resumes: before step 5 it starts again
+// from step 1 (ShadowDiscard removes what the earlier run made); from
+// step 5 on it goes forward; once the old table exists, it finishes
+// (step 7).
+type Shadow interface {
+	ShadowState(ctx context.Context, q Querier, table string) (*ShadowState, error)
+	ShadowCreate(st *ShadowState, alter schema.Op) ([]string, error)
+	ShadowTriggers(st *ShadowState) []string
+	// ShadowDiscard drops the shadow and the copy's triggers (an
+	// unfinished copy, before step 5).
+	ShadowDiscard(st *ShadowState) []string
+	// ShadowNext is a query taking (lower, n) (without lower when first):
+	// the n-th key after lower, no row when fewer remain.
+	ShadowNext(st *ShadowState, first bool) string
+	// ShadowCopy copies the rows with keys in (lower, upper], taking
+	// (lower, upper); without lower when first, without upper when last.
+	ShadowCopy(st *ShadowState, first, last bool) string
+	// ShadowCompare returns two queries, each giving (rows, checksum) of
+	// the columns both tables share, for the table and for the shadow.
+	ShadowCompare(st *ShadowState) [2]string
+	// ShadowRepoint re-creates fk (of another table) as name, referencing
+	// table to; the statements run on one connection and leave its
+	// settings as they were.
+	ShadowRepoint(fk ForeignKey, to, name string) []string
+	ShadowSwap(st *ShadowState) []string
+	ShadowDropOld(st *ShadowState) []string
+}
+
+// ShadowTempName is the name a foreign key carries while it references
+// the shadow table (steps 5 to 7 of Shadow); OriginalName undoes it.
+func ShadowTempName(name string) string { return "_" + name }
+
+// ShadowOriginalName returns the name a temporary foreign key name stands
+// for, and whether name is one.
+func ShadowOriginalName(name string) (string, bool) {
+	if len(name) > 1 && name[0] == '_' {
+		return name[1:], true
+	}
+	return "", false
+}
+
+// ShadowState is a table's shadow copy as found in the database.
+type ShadowState struct {
+	Table, Shadow, Old string // the table, its shadow and its old name
+	// Unsupported, when not empty, says why this table cannot be copied
+	// into a shadow here (the server, no single-column primary key,
+	// foreign keys of its own that the copy would not carry).
+	Unsupported string
+	// OwnTriggers are triggers on the table other than the copy's: the
+	// swap would take them away with the old table, so a table that has
+	// any is not copied either.
+	OwnTriggers []string
+	Key         string   // the single-column primary key
+	Columns     []string // the table's columns, in order
+	// ShadowExists, OldExists: the shadow or the old table exists;
+	// Triggers: the copy's triggers exist (on the table or the old one).
+	ShadowExists, OldExists, Triggers bool
+	// Refs are the foreign keys of other tables that reference the
+	// table, the shadow or the old table.
+	Refs []ForeignKey
+}
+
+// ForeignKey is a foreign key of Table referencing RefTable.
+type ForeignKey struct {
+	Name, Table, RefTable string
+	Columns, RefColumns   []string
+	OnDelete, OnUpdate    string // "RESTRICT" (the default), "CASCADE", ...
+}

@@ -1,0 +1,328 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+	"github.com/glance-manage/glance-manage/migrate/schema"
+)
+
+// Shadow copies (dialect.Shadow). On an online run, a change of column
+// that the server cannot make instantly would rebuild the table in place;
+// InnoDB then ends the rebuild by replaying the writes made meanwhile with
+// the table latched, which keeps writers out for seconds when the table
+// does not fit in memory. Where the dialect can, the engine instead copies
+// the table into a shadow that has the change, keeps the shadow in step
+// with triggers, and swaps the two with one RENAME: writers wait only for
+// short metadata locks (the triggers, the foreign keys, the rename).
+//
+// Resuming: an interrupted copy is found by every later run of the
+// revision (online or not) before it asks whether the change is done:
+// before any foreign key points at the shadow, the shadow and its
+// triggers are dropped and the copy starts again; from then on the run
+// goes forward (the shadow is complete and kept in step).
+
+// ErrShadowMismatch: the shadow copy of a table did not hold the same
+// rows as the table when both were read in one snapshot; nothing was
+// swapped.
+var ErrShadowMismatch = errors.New("migrate: the shadow copy differs from its table")
+
+// ShadowCopyName names the copy of a table in Retry events and in
+// Options.CopyProgress.
+func ShadowCopyName(table string) string { return "copy of " + table }
+
+// shadowRun is one shadow copy, on the revision's connection.
+type shadowRun struct {
+	ctx context.Context
+	m   *Migrator
+	sh  dialect.Shadow
+	on  dialect.Online
+	q   *sql.Conn
+	rev *Revision
+	op  schema.Op
+	o   Options
+	idx *int // the revision's statement counter (Event.Index)
+}
+
+// shadowDialect returns the dialect's shadow interface and the table when
+// op is a change of column and the dialect has one.
+func (m *Migrator) shadowDialect(op schema.Op) (dialect.Shadow, string) {
+	a, ok := op.(schema.AlterColumn)
+	if !ok {
+		return nil, ""
+	}
+	sh, _ := m.Dialect.(dialect.Shadow)
+	return sh, a.Table
+}
+
+// shadowWanted reports whether an online run should copy instead of
+// rebuilding in place.
+func shadowWanted(o Options, on dialect.Online) bool {
+	return on != nil && !o.InPlaceRebuild
+}
+
+// exec runs statements in turn, each retried after a lock wait timeout
+// or a deadlock (with backoff, up to Options.LockRetries times) instead
+// of failing the revision: another attempt of the revision would begin
+// the copy again.
+func (r *shadowRun) exec(stmts ...string) error {
+	for _, s := range stmts {
+		if err := r.m.observe(Event{Kind: Statement, Revision: r.rev, Op: r.op, SQL: s, Index: *r.idx, Shadow: true}); err != nil {
+			return err
+		}
+		*r.idx++
+		if err := r.retry(r.rev.ID, func() error { _, err := r.q.ExecContext(r.ctx, s); return err }); err != nil {
+			return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: s, Err: err}
+		}
+	}
+	return nil
+}
+
+// retry runs f until it succeeds, fails otherwise than on a lock, or has
+// been retried Options.LockRetries times.
+func (r *shadowRun) retry(what string, f func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := f()
+		if err == nil || r.on == nil || !r.on.Retryable(err) || attempt >= lockRetries(r.o) || r.ctx.Err() != nil {
+			return err
+		}
+		wait := backoff(attempt) / 4
+		if oerr := r.m.observe(Event{Kind: Retry, SQL: what, Err: err, Wait: wait, Attempt: attempt + 1}); oerr != nil {
+			return oerr
+		}
+		if serr := sleep(r.ctx, wait); serr != nil {
+			return err
+		}
+	}
+}
+
+// repoint runs the dialect's statements that re-create fk; the last one
+// (which restores the session) runs even when the ALTER failed.
+func (r *shadowRun) repoint(fk dialect.ForeignKey, to, name string) error {
+	stmts := r.sh.ShadowRepoint(fk, to, name)
+	err := r.exec(stmts[:len(stmts)-1]...)
+	if _, rerr := r.q.ExecContext(context.WithoutCancel(r.ctx), stmts[len(stmts)-1]); err == nil && rerr != nil {
+		err = &StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: stmts[len(stmts)-1], Err: rerr}
+	}
+	return err
+}
+
+// recover finds what an interrupted shadow copy of table left and deals
+// with it (see the top of this file): it finishes a swapped copy, goes
+// forward with one whose foreign keys moved to the shadow, and removes
+// one that had not got that far. It reports whether it swapped.
+func (r *shadowRun) recover(table string) (bool, error) {
+	st, err := r.sh.ShadowState(r.ctx, r.q, table)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case st.OldExists:
+		return true, r.finish(st)
+	case !st.ShadowExists && !st.Triggers:
+		return false, nil
+	case shadowReferenced(st):
+		return true, r.swap(st)
+	}
+	return false, r.drop(st)
+}
+
+// shadowReferenced reports whether a foreign key already points at the
+// shadow: the copy was complete and compared.
+func shadowReferenced(st *dialect.ShadowState) bool {
+	for _, fk := range st.Refs {
+		if fk.RefTable == st.Shadow {
+			return true
+		}
+	}
+	return false
+}
+
+// drop removes an unfinished shadow and its triggers.
+func (r *shadowRun) drop(st *dialect.ShadowState) error {
+	return r.exec(r.sh.ShadowDiscard(st)...)
+}
+
+// alter makes the change of column r.op by a shadow copy. It reports
+// false, having changed nothing, when the dialect cannot copy this table
+// here (the caller then alters it in place).
+func (r *shadowRun) alter(table string) (bool, error) {
+	if swapped, err := r.recover(table); swapped || err != nil {
+		return swapped, err
+	}
+	st, err := r.sh.ShadowState(r.ctx, r.q, table)
+	if err != nil {
+		return false, err
+	}
+	if st.Unsupported != "" || len(st.OwnTriggers) > 0 {
+		return false, nil
+	}
+	create, err := r.sh.ShadowCreate(st, r.op)
+	if err != nil {
+		return false, err
+	}
+	if err := r.exec(create...); err != nil {
+		return true, err
+	}
+	if err := r.exec(r.sh.ShadowTriggers(st)...); err != nil {
+		return true, err
+	}
+	if err := r.copy(st); err != nil {
+		return true, err
+	}
+	if err := r.compare(st); err != nil {
+		return true, err
+	}
+	return true, r.swap(st)
+}
+
+// copy copies the table's rows into the shadow in key ranges, each one
+// statement (its own transaction) sized to take about the data
+// migrations' batch target.
+func (r *shadowRun) copy(st *dialect.ShadowState) error {
+	name := ShadowCopyName(st.Table)
+	target := r.o.DataBatchTarget
+	if target <= 0 {
+		target = DefaultDataBatchTarget
+	}
+	p := DataProgress{Migration: name}
+	if err := r.q.QueryRowContext(r.ctx, "SELECT COUNT(*) FROM "+st.Table).Scan(&p.Total); err != nil {
+		return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), Err: err}
+	}
+	start := time.Now()
+	n, adaptive := r.o.DataBatch, r.o.DataBatch <= 0
+	if adaptive {
+		n = DefaultDataBatch
+	}
+	lower, first := "", true
+	for {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.m.observe(Event{Kind: DataBatch, Revision: r.rev, SQL: name}); err != nil {
+			return err
+		}
+		var args []any
+		if !first {
+			args = append(args, lower)
+		}
+		var upper string
+		err := r.q.QueryRowContext(r.ctx, r.sh.ShadowNext(st, first), append(args, n-1)...).Scan(&upper)
+		last := errors.Is(err, sql.ErrNoRows)
+		if err != nil && !last {
+			return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: r.sh.ShadowNext(st, first), Err: err}
+		}
+		if !last {
+			args = append(args, upper)
+		}
+		stmt := r.sh.ShadowCopy(st, first, last)
+		var took time.Duration
+		var copied int64
+		err = r.retry(name, func() error {
+			t0 := time.Now()
+			res, err := r.q.ExecContext(r.ctx, stmt, args...)
+			took = time.Since(t0)
+			if err == nil {
+				copied, _ = res.RowsAffected()
+			}
+			return err
+		})
+		if err != nil {
+			return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: stmt, Err: err}
+		}
+		p.Done += copied
+		p.Batches++
+		p.BatchSize, p.LastBatch = n, took
+		p.MaxBatch = max(p.MaxBatch, took)
+		p.Elapsed = time.Since(start)
+		if last {
+			break
+		}
+		if r.o.CopyProgress != nil {
+			r.o.CopyProgress(p)
+		}
+		lower, first = upper, false
+		if adaptive {
+			n = nextDataBatch(n, took, target)
+		}
+	}
+	p.Elapsed, p.Finished = time.Since(start), true
+	if r.o.CopyProgress != nil {
+		r.o.CopyProgress(p)
+	}
+	return nil
+}
+
+// compare reads the row count and checksum of the table and of the
+// shadow in one snapshot (the triggers write both in the writer's
+// transaction, so every snapshot sees them equal once the copy is
+// complete).
+func (r *shadowRun) compare(st *dialect.ShadowState) error {
+	qs := r.sh.ShadowCompare(st)
+	tx, err := r.q.BeginTx(r.ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	var got [2]struct {
+		n   int64
+		sum string
+	}
+	for i, q := range qs {
+		if err := r.m.observe(Event{Kind: Statement, Revision: r.rev, Op: r.op, SQL: q, Index: *r.idx, Shadow: true}); err != nil {
+			return err
+		}
+		*r.idx++
+		if err := tx.QueryRowContext(r.ctx, q).Scan(&got[i].n, &got[i].sum); err != nil {
+			return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: q, Err: err}
+		}
+	}
+	if got[0] != got[1] {
+		return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), Err: fmt.Errorf("%w: %s has %d rows (checksum %s), %s %d (checksum %s)",
+			ErrShadowMismatch, st.Table, got[0].n, got[0].sum, st.Shadow, got[1].n, got[1].sum)}
+	}
+	return nil
+}
+
+// swap points the foreign keys that still reference the table at the
+// shadow, swaps the two tables and finishes.
+func (r *shadowRun) swap(st *dialect.ShadowState) error {
+	for _, fk := range st.Refs {
+		if fk.RefTable != st.Table {
+			continue
+		}
+		if err := r.repoint(fk, st.Shadow, dialect.ShadowTempName(fk.Name)); err != nil {
+			return err
+		}
+	}
+	if err := r.exec(r.sh.ShadowSwap(st)...); err != nil {
+		return err
+	}
+	st, err := r.sh.ShadowState(r.ctx, r.q, st.Table)
+	if err != nil {
+		return err
+	}
+	return r.finish(st)
+}
+
+// finish gives the foreign keys their names back, pointing at the table
+// (now the shadow), and drops the old table with its triggers.
+func (r *shadowRun) finish(st *dialect.ShadowState) error {
+	for _, fk := range st.Refs {
+		name, temp := dialect.ShadowOriginalName(fk.Name)
+		if !temp && fk.RefTable != st.Old {
+			continue // its own name, referencing the table
+		}
+		if !temp {
+			name = fk.Name
+		}
+		if err := r.repoint(fk, st.Table, name); err != nil {
+			return err
+		}
+	}
+	return r.exec(r.sh.ShadowDropOld(st)...)
+}
