@@ -83,7 +83,8 @@ func (r *shadowRun) exec(stmts ...string) error {
 }
 
 // retry runs f until it succeeds, fails otherwise than on a lock, or has
-// been retried Options.LockRetries times.
+// been retried Options.LockRetries times. Each retry is reported as a
+// Retry of the revision (SQL: what was retried).
 func (r *shadowRun) retry(what string, f func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := f()
@@ -91,7 +92,7 @@ func (r *shadowRun) retry(what string, f func() error) error {
 			return err
 		}
 		wait := backoff(attempt) / 4
-		if oerr := r.m.observe(Event{Kind: Retry, SQL: what, Err: err, Wait: wait, Attempt: attempt + 1}); oerr != nil {
+		if oerr := r.m.observe(Event{Kind: Retry, Revision: r.rev, SQL: what, Err: err, Wait: wait, Attempt: attempt + 1}); oerr != nil {
 			return oerr
 		}
 		if serr := sleep(r.ctx, wait); serr != nil {

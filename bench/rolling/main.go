@@ -5,9 +5,11 @@
 // longest stall, and fails when a write failed or a row was lost.
 //
 //	go run ./bench/rolling -images 100000 -backends mysql,postgresql
-//	go run ./bench/rolling -images 1000000 -backends mysql -plain -reference
+//	go run ./bench/rolling -images 1000000 -backends mysql -in-place -plain -reference
 //
-// -plain runs the same scenario again with online DDL turned off (plain
+// -in-place runs it again with online DDL but without shadow copies
+// (tables rebuilt in place, ALGORITHM=INPLACE). -plain runs the same
+// scenario again with online DDL turned off (plain
 // ALTERs, no lock timeouts); -reference runs it with the upstream tool's
 // commands (GLANCE_REFERENCE_BIN or the Python glance-manage in PATH):
 // `db expand` and `db contract` (on PostgreSQL, which it refuses for
@@ -38,6 +40,7 @@ func main() {
 	pace := flag.Duration("pace", 2*time.Millisecond, "pause between one writer's writes")
 	chunk := flag.Int64("max-rows", 0, "run the data migration as db migrate --max-rows N until done (0: one run)")
 	plain := flag.Bool("plain", false, "also run with online DDL turned off")
+	inPlace := flag.Bool("in-place", false, "also run with online DDL, rebuilding tables in place instead of copying them into shadows (MariaDB)")
 	ref := flag.Bool("reference", false, "also run with the upstream tool's commands")
 	flag.Parse()
 	ctx := context.Background()
@@ -49,6 +52,9 @@ func main() {
 			continue
 		}
 		modes := []string{"ours"}
+		if *inPlace {
+			modes = append(modes, "ours, in-place rebuild")
+		}
 		if *plain {
 			modes = append(modes, "ours, plain DDL")
 		}
@@ -63,6 +69,7 @@ func main() {
 			cfg := rolling.Config{Backend: string(be), DB: db.SQL, Images: *images, Phase: *phase,
 				OldWriters: *oldW, NewWriters: *newW, Pace: *pace, MigrateChunk: *chunk}
 			cfg.Options.PlainDDL = mode == "ours, plain DDL"
+			cfg.Options.InPlaceRebuild = mode == "ours, in-place rebuild"
 			if mode == "reference" {
 				cfg.Steps = referenceSteps(db)
 			}
