@@ -375,3 +375,42 @@ func sqlHas(s string, n int) func(migrate.Event) bool {
 		return seen == n
 	}
 }
+
+// TestShadowCopyFinishMovesStrayForeignKey: a foreign key made on the old
+// table after the swap (by hand, while the run was stopped) is moved to
+// the table under its own name when the next run finishes, so that the
+// old table can go.
+func TestShadowCopyFinishMovesStrayForeignKey(t *testing.T) {
+	testdb.Require(t, testdb.MySQL)
+	ctx := context.Background()
+	m := manager(t, testdb.MySQL)
+	seedImages(t, m, 50)
+	m.Migrator.Observe = func(e migrate.Event) error {
+		if e.Kind == migrate.Statement && strings.Contains(e.SQL, "REFERENCES `images`") {
+			return migrate.ErrStopped // right after the swap
+		}
+		return nil
+	}
+	ids, err := m.Graph().Resolve("ocata_expand01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := migrate.Options{Online: true}
+	if _, err := m.Migrator.Upgrade(ctx, ids, o); !errors.Is(err, migrate.ErrStopped) {
+		t.Fatalf("first run: %v; want it stopped", err)
+	}
+	if _, err := m.DB.Exec("ALTER TABLE image_tags ADD CONSTRAINT stray_fk FOREIGN KEY (image_id) REFERENCES _images_old (id)"); err != nil {
+		t.Fatal(err)
+	}
+	m.Migrator.Observe = nil
+	if _, err := m.Migrator.Upgrade(ctx, ids, o); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	d := dumpOf(t, m)
+	if !strings.Contains(d, "foreign key stray_fk (image_id) references images (id)") {
+		t.Errorf("stray_fk was not moved to images:\n%s", d)
+	}
+	if regexp.MustCompile(`(^|[\s(])_image`).MatchString(d) {
+		t.Errorf("the shadow copy left something behind:\n%s", d)
+	}
+}

@@ -315,11 +315,19 @@ func (r *shadowRun) swap(st *dialect.ShadowState) error {
 func (r *shadowRun) finish(st *dialect.ShadowState) error {
 	for _, fk := range st.Refs {
 		name, temp := dialect.ShadowOriginalName(fk.Name)
-		if !temp && fk.RefTable != st.Old {
-			continue // its own name, referencing the table
-		}
-		if !temp {
+		switch {
+		case temp:
+		case fk.RefTable == st.Old:
+			// Made after step 5 and left on the old table: move it
+			// under a temporary name first (a constraint cannot be
+			// dropped and re-added under one name in one statement).
 			name = fk.Name
+			if err := r.repoint(fk, st.Table, dialect.ShadowTempName(name)); err != nil {
+				return err
+			}
+			fk.Name = dialect.ShadowTempName(name)
+		default:
+			continue // its own name, referencing the table
 		}
 		if err := r.repoint(fk, st.Table, name); err != nil {
 			return err
