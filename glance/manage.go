@@ -223,6 +223,10 @@ type Status struct {
 	// Release is the release both branches have fully reached ("" when
 	// the database is between releases or empty).
 	Release string
+	// UnfinishedCopies are tables whose shadow copy (MariaDB, see
+	// migrate.Migrator.UnfinishedCopies) an interrupted expand or
+	// contract left; running that command again resumes it.
+	UnfinishedCopies []string
 }
 
 // DataPending sums the rows data migrations still have to change.
@@ -271,6 +275,9 @@ func (m *Manager) Status(ctx context.Context) (*Status, error) {
 		st.Base.Head = st.Base.Pending[len(st.Base.Pending)-1]
 	}
 	if st.Data, err = m.Migrator.PendingDataAt(ctx, rows); err != nil {
+		return nil, err
+	}
+	if st.UnfinishedCopies, err = m.Migrator.UnfinishedCopies(ctx); err != nil {
 		return nil, err
 	}
 	if e, c := g.Revision(st.Expand.Current), g.Revision(st.Contract.Current); e != nil && c != nil {

@@ -335,3 +335,33 @@ func (r *shadowRun) finish(st *dialect.ShadowState) error {
 	}
 	return r.exec(r.sh.ShadowDropOld(st)...)
 }
+
+// UnfinishedCopies lists the tables whose shadow copy an interrupted run
+// left behind (a shadow, an old table or the copy's triggers): the next
+// run of the revision that changes them resumes or removes it (see the
+// top of this file). It only reads.
+func (m *Migrator) UnfinishedCopies(ctx context.Context) ([]string, error) {
+	sh, ok := m.Dialect.(dialect.Shadow)
+	if !ok {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range m.Graph.WalkOrder() {
+		for _, op := range m.Graph.Revision(id).OpsFor(Env{Dialect: m.Dialect.Name(), Online: true, Applied: map[string]bool{}}) {
+			a, ok := op.(schema.AlterColumn)
+			if !ok || seen[a.Table] {
+				continue
+			}
+			seen[a.Table] = true
+			st, err := sh.ShadowState(ctx, m.DB, a.Table)
+			if err != nil {
+				return nil, err
+			}
+			if st.ShadowExists || st.OldExists || st.Triggers {
+				out = append(out, a.Table)
+			}
+		}
+	}
+	return out, nil
+}

@@ -282,6 +282,9 @@ func (a *app) check(ctx context.Context, s *session, format string) error {
 		return a.fail(err)
 	}
 	code, msg := checkState(st)
+	for _, t := range st.UnfinishedCopies {
+		a.logf(msgUnfinishedCopy, t)
+	}
 	switch format {
 	case "json":
 		if err := a.printJSON(statusJSON(s, st, code)); err != nil {
@@ -572,6 +575,8 @@ func statusJSON(s *session, st *glance.Status, code int) map[string]any {
 		"base":           lvl(st.Base),
 		"upgrade_needed": !st.Contract.AtHead(),
 		"lock_holder":    nil,
+		// Tables an interrupted expand or contract left half copied.
+		"unfinished_copies": nonNil(st.UnfinishedCopies),
 	}
 	if statusLockHolder != nil {
 		out["lock_holder"] = statusLockHolder(s)

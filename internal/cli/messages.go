@@ -5,11 +5,14 @@ package cli
 const (
 	msgNoControl = `Database is either not under migration control or under legacy migration control, please run "glance-manage db sync" to place the database under alembic migration control.`
 
-	msgUpToDate          = "Database is up to date. No migrations needed."
-	msgCheckUpToDate     = "Database is up to date. No upgrades needed."
-	msgCheckExpand       = "Your database is not up to date. Your first step is to run `glance-manage db expand`."
-	msgCheckMigrate      = "Your database is not up to date. Your next step is to run `glance-manage db migrate`."
-	msgCheckContract     = "Your database is not up to date. Your next step is to run `glance-manage db contract`."
+	msgUpToDate      = "Database is up to date. No migrations needed."
+	msgCheckUpToDate = "Database is up to date. No upgrades needed."
+	msgCheckExpand   = "Your database is not up to date. Your first step is to run `glance-manage db expand`."
+	msgCheckMigrate  = "Your database is not up to date. Your next step is to run `glance-manage db migrate`."
+	msgCheckContract = "Your database is not up to date. Your next step is to run `glance-manage db contract`."
+	// msgUnfinishedCopy is logged by db check for each table a stopped
+	// expand or contract left half copied into a shadow table (MariaDB).
+	msgUnfinishedCopy    = "WARNING: an earlier `glance-manage db expand` or `db contract` stopped while copying table %s into a shadow table; run that command again to finish (services keep working meanwhile)."
 	msgExpandUpToDate    = "Database expansion is up to date. No expansion needed."
 	msgMigrateUpToDate   = "Database migration is up to date. No migration needed."
 	msgSynced            = "Database is synced successfully."
