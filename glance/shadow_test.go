@@ -16,6 +16,7 @@ import (
 	"github.com/glance-manage/glance-manage/internal/snapshot"
 	"github.com/glance-manage/glance-manage/internal/testdb"
 	"github.com/glance-manage/glance-manage/migrate"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
 // Shadow copies on MariaDB: an online change of column that InnoDB cannot
@@ -149,7 +150,7 @@ func TestShadowCopyUnderWriters(t *testing.T) {
 	testdb.Require(t, testdb.MySQL)
 	m := manager(t, testdb.MySQL)
 	seedImages(t, m, 3000)
-	ids, err := stringsOf(m.DB, "SELECT id FROM images ORDER BY id")
+	ids, err := dialect.Strings(context.Background(), m.DB, "SELECT id FROM images ORDER BY id")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,23 +263,6 @@ func TestShadowCopyUnderWriters(t *testing.T) {
 	if images != 3000+created || gotProps != props {
 		t.Errorf("images %d, properties %d; want %d and %d", images, gotProps, 3000+created, props)
 	}
-}
-
-func stringsOf(db *sql.DB, q string) ([]string, error) {
-	rows, err := db.Query(q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 // TestShadowCopyInterrupted stops an online expand at points of its

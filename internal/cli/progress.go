@@ -54,22 +54,15 @@ func oneLine(err error) string {
 
 // dataProgress shows data-migration progress: a bar with rate and ETA on
 // a terminal, a plain line every few seconds otherwise.
-func (a *app) dataProgress() func(migrate.DataProgress) {
-	r := &rowProgress{a: a}
-	return func(p migrate.DataProgress) {
-		r.show(p.Migration, p.Done, p.Total, p.Elapsed, p.Finished, func(rate float64, eta string) string {
-			state := "progress"
-			if p.Finished {
-				state = "done"
-			}
-			return fmt.Sprintf("INFO  [glance-manage] data migration %s %s: %d/%d rows, %.0f rows/s, ETA %s", p.Migration, state, p.Done, p.Total, rate, eta)
-		})
-	}
-}
+func (a *app) dataProgress() func(migrate.DataProgress) { return a.rowsDone("data migration %s") }
 
 // copyProgress shows the progress of a table's shadow copy (an online
 // change of column on MariaDB), like dataProgress.
-func (a *app) copyProgress() func(migrate.DataProgress) {
+func (a *app) copyProgress() func(migrate.DataProgress) { return a.rowsDone("%s into a shadow table") }
+
+// rowsDone reports migrate.DataProgress as rowProgress lines; what names
+// the work, with %s for DataProgress.Migration.
+func (a *app) rowsDone(what string) func(migrate.DataProgress) {
 	r := &rowProgress{a: a}
 	return func(p migrate.DataProgress) {
 		r.show(p.Migration, p.Done, p.Total, p.Elapsed, p.Finished, func(rate float64, eta string) string {
@@ -77,7 +70,7 @@ func (a *app) copyProgress() func(migrate.DataProgress) {
 			if p.Finished {
 				state = "done"
 			}
-			return fmt.Sprintf("INFO  [glance-manage] %s into a shadow table %s: %d/%d rows, %.0f rows/s, ETA %s", p.Migration, state, p.Done, p.Total, rate, eta)
+			return fmt.Sprintf("INFO  [glance-manage] %s %s: %d/%d rows, %.0f rows/s, ETA %s", fmt.Sprintf(what, p.Migration), state, p.Done, p.Total, rate, eta)
 		})
 	}
 }
