@@ -121,7 +121,7 @@ type Shadow interface {
 }
 
 // ShadowTempName is the name a foreign key carries while it references
-// the shadow table (steps 5 to 7 of Shadow); OriginalName undoes it.
+// the shadow table (steps 5 to 7 of Shadow); ShadowOriginalName undoes it.
 func ShadowTempName(name string) string { return "_" + name }
 
 // ShadowOriginalName returns the name a temporary foreign key name stands
