@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,6 +163,8 @@ func TestShadowCopyUnderWriters(t *testing.T) {
 		err    error
 	}
 	results := make([]result, 3)
+	var copying atomic.Bool // from the copy's first batch to the swap
+	var during atomic.Int64 // writes that ended in that time
 	var wg sync.WaitGroup
 	for w := range results {
 		wg.Add(1)
@@ -179,17 +182,16 @@ func TestShadowCopyUnderWriters(t *testing.T) {
 				switch n % 3 {
 				case 0:
 					id := fmt.Sprintf("w%d-%06d", w, n)
-					_, r.err = m.DB.Exec("INSERT INTO images (id, name, status, is_public, created_at, deleted, min_disk, min_ram, protected) VALUES (?, ?, 'active', ?, ?, 0, 0, 0, 0)", id, id, n%2 == 0, now)
-					if r.err != nil {
+					if _, r.err = m.DB.Exec("INSERT INTO images (id, name, status, is_public, created_at, deleted, min_disk, min_ram, protected) VALUES (?, ?, 'active', ?, ?, 0, 0, 0, 0)", id, id, n%2 == 0, now); r.err != nil {
 						r.err = fmt.Errorf("insert image %s: %w", id, r.err)
-					} else {
-						_, r.err = m.DB.Exec("INSERT INTO image_properties (image_id, name, value, created_at, deleted) VALUES (?, 'k', 'v', ?, 0)", id, now)
-						if r.err != nil {
-							r.err = fmt.Errorf("insert property of %s: %w", id, r.err)
-						}
+						break
 					}
 					mine = append(mine, id)
 					r.public[id] = n%2 == 0
+					if _, r.err = m.DB.Exec("INSERT INTO image_properties (image_id, name, value, created_at, deleted) VALUES (?, 'k', 'v', ?, 0)", id, now); r.err != nil {
+						r.err = fmt.Errorf("insert property of %s: %w", id, r.err)
+						break
+					}
 					r.props++
 				case 1:
 					id := mine[rand.N(len(mine))]
@@ -210,11 +212,22 @@ func TestShadowCopyUnderWriters(t *testing.T) {
 					}
 				}
 				r.writes++
+				if copying.Load() {
+					during.Add(1)
+				}
 			}
 		}()
 	}
 	obs := &copyObserver{}
-	m.Migrator.Observe = obs.observe
+	m.Migrator.Observe = func(e migrate.Event) error {
+		switch {
+		case e.Kind == migrate.DataBatch && e.SQL == migrate.ShadowCopyName("images"):
+			copying.Store(true)
+		case e.Kind == migrate.Statement && strings.HasPrefix(e.SQL, "RENAME TABLE"):
+			copying.Store(false)
+		}
+		return obs.observe(e)
+	}
 	time.Sleep(200 * time.Millisecond)
 	ids2, err := m.Graph().Resolve("ocata_expand01")
 	if err != nil {
@@ -247,7 +260,10 @@ func TestShadowCopyUnderWriters(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d writes during the expand, %d copy batches", writes, obs.batches)
+	t.Logf("%d writes during the expand, %d of them between the copy's first batch and the swap; %d copy batches", writes, during.Load(), obs.batches)
+	if during.Load() == 0 {
+		t.Fatal("no write ended while images was being copied")
+	}
 	var images, gotProps int
 	if err := m.DB.QueryRow("SELECT (SELECT COUNT(*) FROM images), (SELECT COUNT(*) FROM image_properties)").Scan(&images, &gotProps); err != nil {
 		t.Fatal(err)
