@@ -117,6 +117,9 @@ func (r *shadowRun) repoint(fk dialect.ForeignKey, to, name string) error {
 // forward with one whose foreign keys moved to the shadow, and removes
 // one that had not got that far. It reports whether it swapped.
 func (r *shadowRun) recover(table string) (bool, error) {
+	if left, err := r.sh.ShadowLeft(r.ctx, r.q, table); err != nil || !left {
+		return false, err
+	}
 	st, err := r.sh.ShadowState(r.ctx, r.q, table)
 	if err != nil {
 		return false, err
@@ -354,11 +357,11 @@ func (m *Migrator) UnfinishedCopies(ctx context.Context) ([]string, error) {
 				continue
 			}
 			seen[a.Table] = true
-			st, err := sh.ShadowState(ctx, m.DB, a.Table)
+			left, err := sh.ShadowLeft(ctx, m.DB, a.Table)
 			if err != nil {
 				return nil, err
 			}
-			if st.ShadowExists || st.OldExists || st.Triggers {
+			if left {
 				out = append(out, a.Table)
 			}
 		}

@@ -98,6 +98,11 @@ type Sizer interface {
 // (step 7).
 type Shadow interface {
 	ShadowState(ctx context.Context, q Querier, table string) (*ShadowState, error)
+	// ShadowLeft reports, in one cheap read, whether anything of a
+	// shadow copy of table exists (the shadow, the old table or the
+	// copy's triggers): what ShadowState would report as ShadowExists,
+	// OldExists or Triggers.
+	ShadowLeft(ctx context.Context, q Querier, table string) (bool, error)
 	ShadowCreate(st *ShadowState, alter schema.Op) ([]string, error)
 	ShadowTriggers(st *ShadowState) []string
 	// ShadowDiscard drops the shadow and the copy's triggers (an

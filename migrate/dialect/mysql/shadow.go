@@ -84,6 +84,17 @@ func (d Dialect) ShadowState(ctx context.Context, q dialect.Querier, table strin
 	return st, err
 }
 
+// ShadowLeft implements dialect.Shadow.
+func (Dialect) ShadowLeft(ctx context.Context, q dialect.Querier, table string) (bool, error) {
+	shadow, old, trig := shadowNames(table)
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT
+  (SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?, ?))
++ (SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND trigger_name IN (?, ?, ?))`,
+		shadow, old, trig[0], trig[1], trig[2]).Scan(&n)
+	return n > 0, err
+}
+
 // references lists the foreign keys that reference any of tables.
 func references(ctx context.Context, q dialect.Querier, tables ...string) ([]dialect.ForeignKey, error) {
 	rows, err := q.QueryContext(ctx, `SELECT rc.constraint_name, rc.table_name, rc.referenced_table_name, rc.delete_rule, rc.update_rule, k.column_name, k.referenced_column_name
