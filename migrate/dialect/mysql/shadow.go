@@ -34,8 +34,8 @@ func idents(names []string) string {
 // carrying along the foreign keys that reference a renamed table.
 func (d Dialect) ShadowState(ctx context.Context, q dialect.Querier, table string) (*dialect.ShadowState, error) {
 	st := &dialect.ShadowState{Table: table}
-	st.Shadow, st.Old, _ = shadowNames(table)
-	_, _, trig := shadowNames(table)
+	var trig [3]string
+	st.Shadow, st.Old, trig = shadowNames(table)
 	var version string
 	if err := q.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		return nil, err
