@@ -371,7 +371,7 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 			// A shadow copy interrupted by an earlier run is finished or
 			// removed first, whatever this run's options.
 			shadow = &shadowRun{ctx: ctx, m: m, sh: sh, on: on, q: conn, rev: rev, op: op, o: o, idx: &idx}
-			if _, err := shadow.recover(shTable); err != nil {
+			if err := shadow.recover(shTable); err != nil {
 				return wrapStep(rev.ID, op, err)
 			}
 		}

@@ -115,24 +115,22 @@ func (r *shadowRun) repoint(fk dialect.ForeignKey, to, name string) error {
 // recover finds what an interrupted shadow copy of table left and deals
 // with it (see the top of this file): it finishes a swapped copy, goes
 // forward with one whose foreign keys moved to the shadow, and removes
-// one that had not got that far. It reports whether it swapped.
-func (r *shadowRun) recover(table string) (bool, error) {
+// one that had not got that far.
+func (r *shadowRun) recover(table string) error {
 	if left, err := r.sh.ShadowLeft(r.ctx, r.q, table); err != nil || !left {
-		return false, err
+		return err
 	}
 	st, err := r.sh.ShadowState(r.ctx, r.q, table)
 	if err != nil {
-		return false, err
+		return err
 	}
 	switch {
 	case st.OldExists:
-		return true, r.finish(st)
-	case !st.ShadowExists && !st.Triggers:
-		return false, nil
+		return r.finish(st)
 	case shadowReferenced(st):
-		return true, r.swap(st)
+		return r.swap(st)
 	}
-	return false, r.drop(st)
+	return r.drop(st)
 }
 
 // shadowReferenced reports whether a foreign key already points at the
@@ -153,11 +151,9 @@ func (r *shadowRun) drop(st *dialect.ShadowState) error {
 
 // alter makes the change of column r.op by a shadow copy. It reports
 // false, having changed nothing, when the dialect cannot copy this table
-// here (the caller then alters it in place).
+// here (the caller then alters it in place). The caller has run recover
+// for this operation first, so nothing of an earlier copy is left.
 func (r *shadowRun) alter(table string) (bool, error) {
-	if swapped, err := r.recover(table); swapped || err != nil {
-		return swapped, err
-	}
 	st, err := r.sh.ShadowState(r.ctx, r.q, table)
 	if err != nil {
 		return false, err
