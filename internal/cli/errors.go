@@ -55,6 +55,10 @@ func (a *app) fail(err error) error {
 		return exit(exitError, "ERROR: the database has Glance tables but no version table. Tell glance-manage its revision with `glance-manage db version_control --version <revision>`, then run the command again.")
 	case errors.As(err, &fe):
 		return exit(exitError, "ERROR: the database is not empty and holds no Glance tables (%s); it seems to belong to another application. Check [database] connection.", strings.Join(first(fe.Tables, 5), ", "))
+	case errors.As(err, &se) && errors.Is(err, migrate.ErrShadowMismatch):
+		// The copy did not match its table in one snapshot; the next run
+		// discards it and copies afresh.
+		return exit(exitError, "ERROR: revision %s failed to %s: %v. Nothing was swapped and services were not affected. Run the same command again to copy the table afresh, or add --in-place-rebuild to rebuild it in place instead.", se.Revision, se.Op, oneLine(se.Err))
 	case errors.As(err, &se):
 		return exit(exitError, "ERROR: revision %s failed to %s: %v. Nothing after the last completed revision was kept where the database allows it; fix the cause and run the same command again.", se.Revision, se.Op, se.Err)
 	}

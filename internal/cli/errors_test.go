@@ -33,6 +33,22 @@ func TestFailPrecondition(t *testing.T) {
 	}
 }
 
+// A shadow copy that did not match its table says that nothing changed
+// for the services and what to run next.
+func TestFailShadowMismatch(t *testing.T) {
+	err := &migrate.StepError{Revision: "ocata_contract01", Op: "alter column images.visibility",
+		Err: fmt.Errorf("%w: images has 3 rows (checksum 10), _images_new 3 (checksum 11)", migrate.ErrShadowMismatch)}
+	var ee *exitErr
+	if !errors.As((&app{}).fail(err), &ee) {
+		t.Fatalf("fail(%v) is not an exit error", err)
+	}
+	want := "ERROR: revision ocata_contract01 failed to alter column images.visibility: migrate: the shadow copy differs from its table: images has 3 rows (checksum 10), _images_new 3 (checksum 11). " +
+		"Nothing was swapped and services were not affected. Run the same command again to copy the table afresh, or add --in-place-rebuild to rebuild it in place instead."
+	if ee.code != exitError || ee.msg != want {
+		t.Errorf("fail = %d %q\nwant %d %q", ee.code, ee.msg, exitError, want)
+	}
+}
+
 // Retries of a revision or of a data-migration batch are logged as one
 // INFO line each: what failed, the attempt about to run, the backoff.
 func TestObserverLogsRetries(t *testing.T) {
