@@ -95,14 +95,15 @@ func (Dialect) ShadowLeft(ctx context.Context, q dialect.Querier, table string) 
 	return n > 0, err
 }
 
-// references lists the foreign keys that reference any of tables.
-func references(ctx context.Context, q dialect.Querier, tables ...string) ([]dialect.ForeignKey, error) {
+// references lists the foreign keys that reference table, its shadow or
+// its old name.
+func references(ctx context.Context, q dialect.Querier, table, shadow, old string) ([]dialect.ForeignKey, error) {
 	rows, err := q.QueryContext(ctx, `SELECT rc.constraint_name, rc.table_name, rc.referenced_table_name, rc.delete_rule, rc.update_rule, k.column_name, k.referenced_column_name
 FROM information_schema.referential_constraints rc
 JOIN information_schema.key_column_usage k
   ON k.constraint_schema = rc.constraint_schema AND k.table_name = rc.table_name AND k.constraint_name = rc.constraint_name
 WHERE rc.constraint_schema = DATABASE() AND rc.referenced_table_name IN (?, ?, ?)
-ORDER BY rc.table_name, rc.constraint_name, k.ordinal_position`, tables[0], tables[1], tables[2])
+ORDER BY rc.table_name, rc.constraint_name, k.ordinal_position`, table, shadow, old)
 	if err != nil {
 		return nil, err
 	}
