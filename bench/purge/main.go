@@ -31,9 +31,8 @@
 // back to back with no pause and no adaptation, which shows what
 // committing every N rows costs by itself. On SQLite, whose commits write
 // and sync every page their batch touched and which lets a waiting writer
-// in only between them, it is the least a purge that keeps writers
-// waiting under a batch's length can cost (-batched-sync OFF shows how much
-// of it the syncs are).
+// in only between them, it is what a purge walking the key pays for its
+// commits alone (-batched-sync OFF shows how much of it the syncs are).
 //
 // Backends are enabled as in the tests (GLANCE_TEST_MYSQL_URL,
 // GLANCE_TEST_POSTGRES_URL); the reference is found as in the interop
