@@ -294,21 +294,11 @@ func (m *Migrator) apply(ctx context.Context, rows []string, rev *Revision, o Op
 		return err
 	}
 	on := m.online(o)
-	for attempt := 0; ; attempt++ {
-		err := m.applyOnce(ctx, rows, rev, o, on)
-		if err == nil {
-			break
-		}
-		if on == nil || !on.Retryable(err) || attempt >= lockRetries(o) || ctx.Err() != nil {
-			return err
-		}
-		wait := backoff(attempt)
-		if oerr := m.observe(Event{Kind: Retry, Revision: rev, Err: err, Wait: wait, Attempt: attempt + 1}); oerr != nil {
-			return oerr
-		}
-		if serr := sleep(ctx, wait); serr != nil {
-			return err
-		}
+	err := m.retryOnLock(ctx, on, lockRetries(o), 1, Event{Kind: Retry, Revision: rev}, func() error {
+		return m.applyOnce(ctx, rows, rev, o, on)
+	})
+	if err != nil {
+		return err
 	}
 	return m.observe(Event{Kind: RevisionDone, Revision: rev})
 }

@@ -82,6 +82,27 @@ func backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// retryOnLock runs f, and runs it again each time it fails waiting for a
+// lock or in a deadlock (on.Retryable), up to limit more times, after a
+// backoff of backoff(attempt)/div; each retry is first reported as retry
+// with its Err, Wait and Attempt set. It returns f's last error, or the
+// observer's; once ctx ends it stops trying and returns f's error.
+func (m *Migrator) retryOnLock(ctx context.Context, on dialect.Online, limit int, div time.Duration, retry Event, f func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := f()
+		if err == nil || on == nil || !on.Retryable(err) || attempt >= limit || ctx.Err() != nil {
+			return err
+		}
+		retry.Err, retry.Wait, retry.Attempt = err, backoff(attempt)/div, attempt+1
+		if oerr := m.observe(retry); oerr != nil {
+			return oerr
+		}
+		if serr := sleep(ctx, retry.Wait); serr != nil {
+			return err
+		}
+	}
+}
+
 // sleep waits for d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

@@ -71,10 +71,9 @@ func shadowWanted(o Options, on dialect.Online) bool {
 // the copy again.
 func (r *shadowRun) exec(stmts ...string) error {
 	for _, s := range stmts {
-		if err := r.m.observe(Event{Kind: Statement, Revision: r.rev, Op: r.op, SQL: s, Index: *r.idx, Shadow: true}); err != nil {
+		if err := r.statement(s); err != nil {
 			return err
 		}
-		*r.idx++
 		if err := r.retry(r.rev.ID, func() error { _, err := r.q.ExecContext(r.ctx, s); return err }); err != nil {
 			return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: s, Err: err}
 		}
@@ -82,23 +81,19 @@ func (r *shadowRun) exec(stmts ...string) error {
 	return nil
 }
 
-// retry runs f until it succeeds, fails otherwise than on a lock, or has
-// been retried Options.LockRetries times. Each retry is reported as a
-// Retry of the revision (SQL: what was retried).
+// statement reports s as the revision's next statement, a step of the
+// copy (Event.Shadow).
+func (r *shadowRun) statement(s string) error {
+	err := r.m.observe(Event{Kind: Statement, Revision: r.rev, Op: r.op, SQL: s, Index: *r.idx, Shadow: true})
+	*r.idx++
+	return err
+}
+
+// retry runs f as the revision's statements are run (retryOnLock, with
+// a quarter of the revision's backoff): each retry is reported as a Retry
+// of the revision (SQL: what was retried).
 func (r *shadowRun) retry(what string, f func() error) error {
-	for attempt := 0; ; attempt++ {
-		err := f()
-		if err == nil || r.on == nil || !r.on.Retryable(err) || attempt >= lockRetries(r.o) || r.ctx.Err() != nil {
-			return err
-		}
-		wait := backoff(attempt) / 4
-		if oerr := r.m.observe(Event{Kind: Retry, Revision: r.rev, SQL: what, Err: err, Wait: wait, Attempt: attempt + 1}); oerr != nil {
-			return oerr
-		}
-		if serr := sleep(r.ctx, wait); serr != nil {
-			return err
-		}
-	}
+	return r.m.retryOnLock(r.ctx, r.on, lockRetries(r.o), 4, Event{Kind: Retry, Revision: r.rev, SQL: what}, f)
 }
 
 // repoint runs the dialect's statements that re-create fk; the last one
@@ -211,10 +206,11 @@ func (r *shadowRun) copy(st *dialect.ShadowState) error {
 			args = append(args, lower)
 		}
 		var upper string
-		err := r.q.QueryRowContext(r.ctx, r.sh.ShadowNext(st, first), append(args, n-1)...).Scan(&upper)
+		next := r.sh.ShadowNext(st, first)
+		err := r.q.QueryRowContext(r.ctx, next, append(args, n-1)...).Scan(&upper)
 		last := errors.Is(err, sql.ErrNoRows)
 		if err != nil && !last {
-			return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: r.sh.ShadowNext(st, first), Err: err}
+			return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: next, Err: err}
 		}
 		if !last {
 			args = append(args, upper)
@@ -273,10 +269,9 @@ func (r *shadowRun) compare(st *dialect.ShadowState) error {
 		sum string
 	}
 	for i, q := range qs {
-		if err := r.m.observe(Event{Kind: Statement, Revision: r.rev, Op: r.op, SQL: q, Index: *r.idx, Shadow: true}); err != nil {
+		if err := r.statement(q); err != nil {
 			return err
 		}
-		*r.idx++
 		if err := tx.QueryRowContext(r.ctx, q).Scan(&got[i].n, &got[i].sum); err != nil {
 			return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: q, Err: err}
 		}
