@@ -40,47 +40,53 @@ func (m *Migrator) Rebuilds(ctx context.Context, targets []string, o Options) ([
 	if !shadowWanted(o, m.online(o)) {
 		sh = nil
 	}
-	sized := map[string]Rebuild{} // each table's Size and Cache, read once
+	// What the server says of each table, read once: its size and cache,
+	// and whether it can be copied into a shadow.
+	type table struct {
+		size, cache int64
+		copyable    bool
+	}
+	tables := map[string]table{}
 	var out []Rebuild
 	for _, rev := range plan {
 		seen := map[string]bool{}
 		for _, op := range rev.OpsFor(m.env(o, rows)) {
-			var table string
+			var name string
+			alter := false
 			switch o := op.(type) {
 			case schema.AlterColumn:
 				if o.ChangeDefault && !o.ChangeNullable {
 					continue // a default alone is a change of metadata
 				}
-				table = o.Table
+				name, alter = o.Table, true
 			case schema.RebuildTable:
-				table = o.Table.Name
+				name = o.Table.Name
 			}
-			if table == "" || seen[table] {
+			if name == "" || seen[name] {
 				continue
 			}
-			seen[table] = true
-			r, ok := sized[table]
+			seen[name] = true
+			t, ok := tables[name]
 			if !ok {
-				r.Table = table
 				if sizer != nil {
-					if r.Size, r.Cache, err = sizer.TableSize(ctx, m.DB, table); err != nil {
+					if t.size, t.cache, err = sizer.TableSize(ctx, m.DB, name); err != nil {
 						return nil, err
 					}
 				}
-				if _, alter := op.(schema.AlterColumn); alter && sh != nil {
+				if sh != nil {
 					// The table's own triggers may be gone by then (a
 					// contract drops them first): only the server and
 					// the table's shape decide here.
-					st, err := sh.ShadowState(ctx, m.DB, table)
+					st, err := sh.ShadowState(ctx, m.DB, name)
 					if err != nil {
 						return nil, err
 					}
-					r.Shadow = st.Unsupported == ""
+					t.copyable = st.Unsupported == ""
 				}
-				sized[table] = r
+				tables[name] = t
 			}
-			r.Revision = rev.ID
-			out = append(out, r)
+			// Only a change of column is copied (shadowRun.alter).
+			out = append(out, Rebuild{Revision: rev.ID, Table: name, Size: t.size, Cache: t.cache, Shadow: alter && t.copyable})
 		}
 		rows = m.Graph.ApplyStep(rows, rev.ID)
 	}
