@@ -18,10 +18,7 @@ func TestFailPrecondition(t *testing.T) {
 	pe := &migrate.PreconditionError{Revision: "ocata_contract01", Check: "every image has a visibility",
 		Table: "images", Where: "visibility IS NULL", Rows: 3}
 	for _, err := range []error{pe, fmt.Errorf("contract: %w", pe)} {
-		var ee *exitErr
-		if !errors.As((&app{}).fail(err), &ee) {
-			t.Fatalf("fail(%v) is not an exit error", err)
-		}
+		ee := failExit(t, err)
 		want := "ERROR: ocata_contract01 refused and changed nothing: 3 row(s) of images still lack the new data (visibility IS NULL). " +
 			"Stop every service of the previous release, run `glance-manage db migrate`, then run `glance-manage db contract` again."
 		if ee.code != exitError || ee.msg != want {
@@ -33,15 +30,22 @@ func TestFailPrecondition(t *testing.T) {
 	}
 }
 
+// failExit returns the exit error the CLI makes of err.
+func failExit(t *testing.T, err error) *exitErr {
+	t.Helper()
+	var ee *exitErr
+	if !errors.As((&app{}).fail(err), &ee) {
+		t.Fatalf("fail(%v) is not an exit error", err)
+	}
+	return ee
+}
+
 // A shadow copy that did not match its table says that nothing changed
 // for the services and what to run next.
 func TestFailShadowMismatch(t *testing.T) {
 	err := &migrate.StepError{Revision: "ocata_contract01", Op: "alter column images.visibility",
 		Err: fmt.Errorf("%w: images has 3 rows (checksum 10), _images_new 3 (checksum 11)", migrate.ErrShadowMismatch)}
-	var ee *exitErr
-	if !errors.As((&app{}).fail(err), &ee) {
-		t.Fatalf("fail(%v) is not an exit error", err)
-	}
+	ee := failExit(t, err)
 	want := "ERROR: revision ocata_contract01 failed to alter column images.visibility: migrate: the shadow copy differs from its table: images has 3 rows (checksum 10), _images_new 3 (checksum 11). " +
 		"Nothing was swapped and services were not affected. Run the same command again to copy the table afresh, or add --in-place-rebuild to rebuild it in place instead."
 	if ee.code != exitError || ee.msg != want {
