@@ -316,7 +316,7 @@ start)
   # transfer when they join.
   mariadb-install-db --defaults-file="$dir/n1.cnf" --auth-root-authentication-method=normal --skip-test-db >"$dir/n1/install.log" 2>&1
   start_node 1 --wsrep-new-cluster
-  q 1 "DELETE FROM mysql.global_priv WHERE User = ''; FLUSH PRIVILEGES; CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; CREATE DATABASE IF NOT EXISTS test" >/dev/null
+  q 1 "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION; CREATE DATABASE IF NOT EXISTS test" >/dev/null
   for n in $(seq 2 "$nodes"); do
     start_node "$n"
   done
