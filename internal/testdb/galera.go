@@ -177,8 +177,8 @@ func GaleraKill(t testing.TB, n int) {
 }
 
 // GaleraRestart starts node n again (tools/galera/cluster.sh restart): it
-// rejoins the cluster by IST (or SST) and is Synced when GaleraRestart
-// returns.
+// rejoins the cluster by IST (or SST) and is Synced, and back in HAProxy's
+// rotation when the cluster has HAProxy, when GaleraRestart returns.
 func GaleraRestart(t testing.TB, n int) {
 	t.Helper()
 	dir := GaleraDir(t)

@@ -9,7 +9,8 @@
 #   cluster.sh kill NODE [DIR]                 # kill -9 node NODE (1..N)
 #   cluster.sh restart NODE [DIR]              # start NODE again; it rejoins (IST,
 #                                              # or SST) and is waited for until Synced
-#                                              # (a running node is only waited for)
+#                                              # and, behind HAProxy, until HAProxy has it
+#                                              # back (a running node is only waited for)
 #   cluster.sh status [DIR]                    # each node's state, the cluster's size,
 #                                              # HAProxy's view; exit 1 unless all Synced
 #   cluster.sh env [DIR]                       # export lines for the test variables
@@ -290,6 +291,12 @@ proxy_state() { # HAProxy's view of its backends: node1=UP node2=UP(backup) ...
     awk -F, '$1 == "mariadb_back" && $2 ~ /^node/ { printf "%s%s=%s%s", sep, $2, $18, ($21 == "0" || $21 == "" ? "" : "(backup)"); sep = " " } END { print "" }'
 }
 
+proxy_up() { # node: HAProxy's checks pass for it (status UP, not rising or falling)
+  [ -S "$dir/haproxy.sock" ] || return 1
+  [ "$(echo "show stat" | socat stdio "unix-connect:$dir/haproxy.sock" 2>/dev/null |
+    awk -F, -v s="node$1" '$1 == "mariadb_back" && $2 == s { print $18 }')" = UP ]
+}
+
 case $cmd in
 start)
   if [ -z "$provider" ]; then
@@ -365,24 +372,37 @@ restart)
   if pid=$(pid_of "$node") && [ -n "$pid" ]; then
     echo "galera: node $node is running; waiting until it is Synced" >&2
     wait_synced "$node" "$pid" 300
-    exit
-  fi
-  rm -f "$dir/n$node/mysqld.pid" "$dir/n$node/mysqld.sock"
-  # As galera_recovery does: read the last committed position from InnoDB
-  # (a killed node's grastate.dat says seqno -1), so that the node asks
-  # for the missing writesets only (IST) instead of a full copy (SST).
-  pos=""
-  if mariadbd --defaults-file="$dir/n$node.cnf" --wsrep-recover --log-error="$dir/n$node/recover.log" </dev/null >/dev/null 2>&1; then
-    pos=$(sed -n 's/.*WSREP: Recovered position: \([^ ]*\).*/\1/p' "$dir/n$node/recover.log" | tail -1)
-  fi
-  rm -f "$dir/n$node/recover.log"
-  chown -R mysql:mysql "$dir/n$node"
-  if [ -n "$pos" ]; then
-    start_node "$node" --wsrep_start_position="$pos"
   else
-    start_node "$node"
+    rm -f "$dir/n$node/mysqld.pid" "$dir/n$node/mysqld.sock"
+    # As galera_recovery does: read the last committed position from
+    # InnoDB (a killed node's grastate.dat says seqno -1), so that the
+    # node asks for the missing writesets only (IST) instead of a full
+    # copy (SST).
+    pos=""
+    if mariadbd --defaults-file="$dir/n$node.cnf" --wsrep-recover --log-error="$dir/n$node/recover.log" </dev/null >/dev/null 2>&1; then
+      pos=$(sed -n 's/.*WSREP: Recovered position: \([^ ]*\).*/\1/p' "$dir/n$node/recover.log" | tail -1)
+    fi
+    rm -f "$dir/n$node/recover.log"
+    chown -R mysql:mysql "$dir/n$node"
+    if [ -n "$pos" ]; then
+      start_node "$node" --wsrep_start_position="$pos"
+    else
+      start_node "$node"
+    fi
+    sed -n 's/.*\(IST received\|SST received\|State transfer required\|Prepared IST receiver\).*/galera: node '"$node"': \1/p' "$dir/n$node/error.log" | tail -1 >&2 || true
   fi
-  sed -n 's/.*\(IST received\|SST received\|State transfer required\|Prepared IST receiver\).*/galera: node '"$node"': \1/p' "$dir/n$node/error.log" | tail -1 >&2 || true
+  # Behind HAProxy: return once its checks take the node back (two
+  # passing checks 2 s apart), so that what follows sees the usual layout.
+  if [ "$haproxy" = 1 ]; then
+    for _ in $(seq 1 120); do
+      proxy_up "$node" && break
+      sleep 0.25
+    done
+    if ! proxy_up "$node"; then
+      echo "galera: HAProxy does not take node $node back; see $dir/haproxy.log" >&2
+      exit 1
+    fi
+  fi
   ;;
 status)
   ok=0
