@@ -309,6 +309,8 @@ start)
   fi
   stop_all
   rm -rf "$dir"
+  # A start that fails stops what it started (the logs stay in DIR).
+  trap '[ $? = 0 ] || { stop_all; }' EXIT
   mkdir -p "$dir"
   # mariadbd runs as mysql (the state transfer's rsync daemon, started
   # by root, would write as nobody).
@@ -342,14 +344,20 @@ start)
     haproxy -c -q -f "$dir/haproxy.cfg"
     setsid haproxy -db -f "$dir/haproxy.cfg" </dev/null >>"$dir/haproxy.log" 2>&1 &
     echo $! >"$dir/haproxy.pid"
-    # HAProxy takes a server as up from the start; wait for the first
-    # check to have passed, so that the first connection lands on node 1.
-    for _ in $(seq 1 40); do
-      [ "$(proxy_state)" != "" ] && mariadb --defaults-file=/dev/null -uroot -h127.0.0.1 -P"$proxy_port" -N -e "SELECT 1" >/dev/null 2>&1 && break
+    # Wait for HAProxy's first passing check of node 1 and a connection
+    # through it landing there.
+    hpid=$(cat "$dir/haproxy.pid") landed=""
+    for _ in $(seq 1 80); do
+      kill -0 "$hpid" 2>/dev/null || break
+      if proxy_up 1; then
+        landed=$(mariadb --defaults-file=/dev/null -uroot -h127.0.0.1 -P"$proxy_port" -N -e "SELECT @@port" 2>/dev/null) || true
+        [ "$landed" = "$(nport 1)" ] && break
+      fi
       sleep 0.25
     done
-    if ! mariadb --defaults-file=/dev/null -uroot -h127.0.0.1 -P"$proxy_port" -N -e "SELECT 1" >/dev/null 2>&1; then
-      echo "galera: HAProxy on 127.0.0.1:$proxy_port does not answer; see $dir/haproxy.log" >&2
+    if [ "$landed" != "$(nport 1)" ]; then
+      echo "galera: HAProxy on 127.0.0.1:$proxy_port does not lead to node 1; see $dir/haproxy.log" >&2
+      tail -5 "$dir/haproxy.log" >&2 || true
       exit 1
     fi
     echo "mysql+pymysql://root@127.0.0.1:$proxy_port/test" >"$dir/proxy_url"

@@ -116,6 +116,8 @@ case $cmd in
 start)
   stop_all
   rm -rf "$dir"
+  # A start that fails stops what it started (the logs stay in DIR).
+  trap '[ $? = 0 ] || { stop_all; }' EXIT
   mkdir -p "$dir/primary/data" "$dir/replica/data"
   chmod 755 "$dir"
   conf primary "$pport" 1 "log_bin_trust_function_creators=OFF"

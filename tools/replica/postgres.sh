@@ -86,6 +86,8 @@ start)
   pg_stop standby
   pg_stop primary
   rm -rf "$dir"
+  # A start that fails stops what it started (the logs stay in DIR).
+  trap '[ $? = 0 ] || { pg_stop standby; pg_stop primary; }' EXIT
   mkdir -p "$dir"
   chmod 755 "$dir"
   [ "$(id -u)" = 0 ] && chown postgres: "$dir"
