@@ -46,8 +46,9 @@
 # subcommands. DIR holds the data directories and logs (default:
 # $TMPDIR/glance-galera); start empties it. Run as root (the servers run
 # as mysql, HAProxy drops to haproxy); needs mariadb-server, galera-4,
-# rsync, and haproxy for --haproxy. restart needs a running node to join
-# (with two nodes, killing one leaves the other without quorum).
+# rsync, and haproxy and socat for --haproxy. restart needs a running node
+# to join (with two nodes, the survivor of a kill has no quorum, so no
+# Primary component, until the other is back).
 set -euo pipefail
 
 usage() {
