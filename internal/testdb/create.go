@@ -44,7 +44,13 @@ func parseServer(b Backend) (*server, error) {
 	if raw == "" {
 		return nil, Enabled(b)
 	}
-	u, err := url.Parse(raw)
+	return parseServerURL(b, env, raw)
+}
+
+// parseServerURL parses raw, the value (or one of the values) of the
+// environment variable env, as a server of backend b.
+func parseServerURL(b Backend, env, raw string) (*server, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
 		// url.Parse's message would echo the password.
 		return nil, fmt.Errorf("%s is not a valid URL", env)
@@ -94,6 +100,12 @@ func (s *server) sqlalchemyURL(name string) string {
 // open opens database name (or the server's admin database if name is "")
 // with the Go driver.
 func (s *server) open(name string) (*sql.DB, error) {
+	return s.openWith(name, nil)
+}
+
+// openWith is open with session variables set on every new connection
+// (MySQL/MariaDB only, e.g. wsrep_sync_wait).
+func (s *server) openWith(name string, vars map[string]string) (*sql.DB, error) {
 	if name == "" {
 		name = s.adminDB
 	}
@@ -117,6 +129,7 @@ func (s *server) open(name string) (*sql.DB, error) {
 		// another table is created between prepare and execute (see
 		// docs/locks.md, shadow copies).
 		cfg.InterpolateParams = true
+		cfg.Params = vars
 		conn, err := mysql.NewConnector(cfg)
 		if err != nil {
 			return nil, err
@@ -159,6 +172,12 @@ func Create(ctx context.Context, b Backend, dir string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.create(ctx)
+}
+
+// create makes a fresh, empty database on server s.
+func (s *server) create(ctx context.Context) (*DB, error) {
+	b := s.backend
 	name, err := randomName()
 	if err != nil {
 		return nil, err

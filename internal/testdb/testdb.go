@@ -13,6 +13,14 @@
 // CI=true, in which case they fail: CI must run every backend.
 // GLANCE_TEST_KEEP_DB=1 keeps the created databases for inspection.
 //
+// Private servers started by the repository's scripts are named the same
+// way (the Env* constants): a Galera cluster, optionally behind HAProxy
+// (tools/galera/cluster.sh; NewGalera, GaleraKill, GaleraRestart), a
+// MariaDB primary with binary logging and its replica, and a PostgreSQL
+// primary and its streaming standby (tools/replica; NewReplicated, with
+// helpers that make and remove lag). Each is held by one test process at a
+// time (Hold).
+//
 // The functions taking a testing.TB are thin wrappers around Create, Enabled,
 // FindReference and ExecReference, which tools outside tests may use.
 package testdb
