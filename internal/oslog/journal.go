@@ -3,7 +3,9 @@ package oslog
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,30 +28,40 @@ const journalSocket = "/run/systemd/journal/socket"
 // are not used because their socket path is fixed, and tests send to a
 // socket of their own (JournalSocketEnv).
 type journalDest struct {
-	addr     string
+	addr     *net.UnixAddr
 	program  string
 	facility int
-	conn     *net.UnixConn
+	conn     *net.UnixConn // unconnected: Go passes descriptors only on those
 }
 
 func openJournal(addr, program string, facility int) (*journalDest, error) {
-	d := &journalDest{addr: addr, program: program, facility: facility}
-	if err := d.dial(); err != nil {
+	// Is journald there? (Connecting tells; records then go through an
+	// unconnected socket.)
+	probe, err := net.Dial("unixgram", addr)
+	if err != nil {
 		return nil, err
 	}
-	return d, nil
-}
-
-func (d *journalDest) dial() error {
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: d.addr, Net: "unixgram"})
+	probe.Close()
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM, 0)
 	if err != nil {
-		return err
+		return nil, os.NewSyscallError("socket", err)
 	}
-	// journald accepts datagrams of up to its own buffer size; ask for a
-	// large send buffer so that ordinary records never need a memfd.
-	_ = c.SetWriteBuffer(8 << 20)
-	d.conn = c
-	return nil
+	syscall.CloseOnExec(fd)
+	f := os.NewFile(uintptr(fd), "journal")
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, err
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("journal socket: unexpected %T", c)
+	}
+	// journald takes datagrams as large as its buffer; a large send
+	// buffer means ordinary records never need a memfd.
+	_ = uc.SetWriteBuffer(8 << 20)
+	return &journalDest{addr: &net.UnixAddr{Name: addr, Net: "unixgram"}, program: program, facility: facility, conn: uc}, nil
 }
 
 // journalFields are the fields of a record, in the order python-systemd
@@ -96,36 +108,13 @@ func journalPayload(fields [][2]string) []byte {
 
 func (d *journalDest) write(r *record, line string) error {
 	payload := journalPayload(journalFields(r, line, d.program, d.facility))
-	send := func() error {
-		if d.conn == nil {
-			if err := d.dial(); err != nil {
-				return err
-			}
-		}
-		_, err := d.conn.Write(payload)
-		if errors.Is(err, syscall.EMSGSIZE) || errors.Is(err, syscall.ENOBUFS) {
-			return sendMemfd(d.conn, payload)
-		}
-		return err
+	_, err := d.conn.WriteToUnix(payload, d.addr)
+	if errors.Is(err, syscall.EMSGSIZE) || errors.Is(err, syscall.ENOBUFS) {
+		return sendMemfd(d.conn, d.addr, payload)
 	}
-	if err := send(); err != nil {
-		// journald restarted: reconnect and try once more.
-		if d.conn != nil {
-			d.conn.Close()
-			d.conn = nil
-		}
-		return send()
-	}
-	return nil
-}
-
-func (d *journalDest) describe() string { return "the journal at " + d.addr }
-
-func (d *journalDest) close() error {
-	if d.conn == nil {
-		return nil
-	}
-	err := d.conn.Close()
-	d.conn = nil
 	return err
 }
+
+func (d *journalDest) describe() string { return "the journal at " + d.addr.Name }
+
+func (d *journalDest) close() error { return d.conn.Close() }

@@ -10,7 +10,7 @@ import (
 
 // sendMemfd passes payload to journald in a sealed memfd, as the native
 // protocol wants for a record larger than a datagram.
-func sendMemfd(conn *net.UnixConn, payload []byte) error {
+func sendMemfd(conn *net.UnixConn, addr *net.UnixAddr, payload []byte) error {
 	fd, err := unix.MemfdCreate("glance-manage-journal", unix.MFD_ALLOW_SEALING|unix.MFD_CLOEXEC)
 	if err != nil {
 		return os.NewSyscallError("memfd_create", err)
@@ -24,6 +24,6 @@ func sendMemfd(conn *net.UnixConn, payload []byte) error {
 	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
 		return os.NewSyscallError("fcntl", err)
 	}
-	_, _, err = conn.WriteMsgUnix(nil, syscall.UnixRights(int(f.Fd())), nil)
+	_, _, err = conn.WriteMsgUnix(nil, syscall.UnixRights(int(f.Fd())), addr)
 	return err
 }

@@ -8,6 +8,6 @@ import (
 )
 
 // sendMemfd: there is no journald without Linux.
-func sendMemfd(*net.UnixConn, []byte) error {
+func sendMemfd(*net.UnixConn, *net.UnixAddr, []byte) error {
 	return errors.New("record too large for one datagram")
 }
