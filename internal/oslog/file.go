@@ -1,9 +1,6 @@
 package oslog
 
-import (
-	"os"
-	"syscall"
-)
+import "os"
 
 // fileDest appends records to the log file as Python's
 // logging.handlers.WatchedFileHandler does (oslo.log's handler when
@@ -12,9 +9,9 @@ import (
 // was moved or removed, by logrotate for example. watch_log_file's
 // inotify handler does the same for a long-running service.
 type fileDest struct {
-	path     string
-	f        *os.File
-	dev, ino uint64
+	path string
+	f    *os.File
+	fi   os.FileInfo // of the open file
 }
 
 func openLogFile(path string) (*fileDest, error) {
@@ -35,21 +32,12 @@ func (d *fileDest) open() error {
 		f.Close()
 		return err
 	}
-	d.f = f
-	d.dev, d.ino = fileID(fi)
+	d.f, d.fi = f, fi
 	return nil
 }
 
-func fileID(fi os.FileInfo) (uint64, uint64) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Dev), uint64(st.Ino) //nolint:unconvert // Dev's type differs between systems
-	}
-	return 0, 0
-}
-
 func (d *fileDest) write(_ *record, line string) error {
-	fi, err := os.Stat(d.path)
-	if err != nil || func() bool { dev, ino := fileID(fi); return dev != d.dev || ino != d.ino }() {
+	if fi, err := os.Stat(d.path); err != nil || !os.SameFile(fi, d.fi) {
 		if d.f != nil {
 			d.f.Close()
 			d.f = nil
@@ -60,7 +48,7 @@ func (d *fileDest) write(_ *record, line string) error {
 	}
 	// One write per record: appends of concurrent runs do not interleave
 	// within a line.
-	_, err = d.f.WriteString(line + "\n")
+	_, err := d.f.WriteString(line + "\n")
 	return err
 }
 

@@ -3,9 +3,7 @@ package oslog
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,21 +40,9 @@ func openJournal(addr, program string, facility int) (*journalDest, error) {
 		return nil, err
 	}
 	probe.Close()
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM, 0)
-	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
-	}
-	syscall.CloseOnExec(fd)
-	f := os.NewFile(uintptr(fd), "journal")
-	defer f.Close()
-	c, err := net.FileConn(f)
+	uc, err := unconnectedUnixgram()
 	if err != nil {
 		return nil, err
-	}
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		c.Close()
-		return nil, fmt.Errorf("journal socket: unexpected %T", c)
 	}
 	// journald takes datagrams as large as its buffer; a large send
 	// buffer means ordinary records never need a memfd.
