@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ncruces/go-strftime"
 )
@@ -217,10 +218,10 @@ func (s segment) render(v pyValue) string {
 			body, numeric = v.str(), false
 		}
 	}
-	if len(body) >= s.width {
+	pad := s.width - utf8.RuneCountInString(body)
+	if pad <= 0 {
 		return body
 	}
-	pad := s.width - len([]rune(body))
 	switch {
 	case strings.Contains(s.flags, "-"):
 		return body + strings.Repeat(" ", pad)

@@ -134,13 +134,14 @@ func TestPyFormat(t *testing.T) {
 	vals := map[string]pyValue{
 		"name": pyStr("alembic.runtime.migration"), "levelname": pyStr("WARNING"),
 		"msecs": pyFloat(7), "lineno": pyInt(42), "created": pyFloat(1796162227.9897623),
-		"none": pyNone, "neg": pyInt(-5),
+		"none": pyNone, "neg": pyInt(-5), "accent": pyStr("ééé"),
 	}
 	get := func(k string) (pyValue, bool) { v, ok := vals[k]; return v, ok }
 	for _, c := range []struct{ f, want string }{
 		{"%(msecs)03d", "007"},
 		{"%(levelname)-5.5s|", "WARNI|"},
 		{"%(levelname)8s|", " WARNING|"},
+		{"%(accent)-6s|", "ééé   |"},
 		{"%(levelname)-8s|", "WARNING |"},
 		{"%(lineno)5d|%(lineno)-4d|", "   42|42  |"},
 		{"%(created)f %(created).3f %(created)s", "1796162227.989762 1796162227.990 1796162227.9897623"},
