@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/glance-manage/glance-manage/internal/oslog"
 )
 
 // Version is the tool's version, printed by --version.
@@ -48,10 +50,18 @@ type app struct {
 	lockTimeout string
 	inPlace     bool // --in-place-rebuild
 	out, errw   io.Writer
+
+	// Logging (logging.go): the oslo.log flags, the handler once the
+	// configuration is read (nil: stderr only), whether stderr is left
+	// out, and the request id of the run's records.
+	logCL       *oslog.CommandLine
+	logh        *oslog.Handler
+	quietStderr bool
+	requestID   string
 }
 
 func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.out, format+"\n", args...) }
-func (a *app) logf(format string, args ...any)   { fmt.Fprintf(a.errw, format+"\n", args...) }
+func (a *app) logf(format string, args ...any)   { a.logLine(fmt.Sprintf(format, args...), "", 1) }
 
 // Run runs glance-manage with args (without the program name) and returns
 // the exit code. Cancelling ctx (SIGINT, SIGTERM) stops work at a safe
@@ -77,25 +87,19 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
+		a.finish("")
 		return exitOK
 	}
 	var ee *exitErr
 	if errors.As(err, &ee) {
-		if ee.msg != "" {
-			fmt.Fprintln(env.Stderr, ee.msg)
-		}
+		a.finish(ee.msg)
 		return ee.code
 	}
 	// Cobra's own errors are usage errors: unknown command or flag, bad
 	// flag value, wrong number of arguments.
-	fmt.Fprintf(env.Stderr, "glance-manage: error: %v (run '%s --help' for usage)\n", err, helpTarget(filepath.Base(env.Argv0), args))
+	a.finish(fmt.Sprintf("glance-manage: error: %v (run '%s --help' for usage)", err, helpTarget(filepath.Base(env.Argv0), args)))
 	return exitUsage
 }
-
-// loggingFlags are oslo.log's options: accepted so existing invocations
-// keep working, and otherwise ignored (logs go to stderr).
-var loggingFlags = []string{"log-config-append", "log-date-format", "log-dir", "log-file", "syslog-log-facility"}
-var loggingBools = []string{"nodebug", "use-syslog", "nouse-syslog", "use-journal", "nouse-journal", "use-json", "nouse-json", "watch-log-file", "nowatch-log-file", "use-eventlog", "nouse-eventlog"}
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
@@ -111,16 +115,9 @@ func (a *app) rootCommand() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringArrayVar(&a.configFiles, "config-file", nil, "configuration file to read (repeatable; later files win); replaces the default files")
 	pf.StringArrayVar(&a.configDirs, "config-dir", nil, "directory of *.conf files read after the config files (repeatable)")
-	pf.BoolVarP(&a.debug, "debug", "d", false, "print debugging output, including each SQL statement")
 	pf.StringVar(&a.lockTimeout, "lock-timeout", "", "how long to wait for another glance-manage run to finish (e.g. 30s, 5m)")
-	for _, f := range loggingFlags {
-		pf.String(f, "", "accepted for compatibility with oslo.log; ignored")
-		_ = pf.MarkHidden(f)
-	}
-	for _, f := range loggingBools {
-		pf.Bool(f, false, "accepted for compatibility with oslo.log; ignored")
-		_ = pf.MarkHidden(f)
-	}
+	// oslo.log's options, --debug among them (logging.go).
+	a.logCL = oslog.RegisterFlags(pf)
 	root.AddCommand(a.dbCommand())
 	for _, c := range a.legacyCommands() {
 		root.AddCommand(c)

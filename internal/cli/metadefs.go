@@ -85,7 +85,7 @@ func legacyBool(s string) bool {
 	return true
 }
 
-func (a *app) info(msg string) { a.logf("INFO  [glance-manage] %s", msg) }
+func (a *app) info(msg string) { a.logLine("INFO  [glance-manage] "+msg, logMetadefs, 1) }
 
 // metadefTablesExist refuses a database without the metadef tables.
 func (a *app) metadefTablesExist(ctx context.Context, s *session) error {

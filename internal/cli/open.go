@@ -32,6 +32,9 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, exit(exitError, "ERROR: %v", err)
 	}
+	if err := a.setupLogging(cfg); err != nil {
+		return nil, err
+	}
 	for _, d := range cfg.Deprecations {
 		a.logf("WARNING: %s", d)
 	}

@@ -106,7 +106,10 @@ func (r *rowProgress) show(desc string, done, total int64, elapsed time.Duration
 			fmt.Fprintln(r.a.errw)
 			r.bar = nil
 		}
-		return
+		if !r.a.logging() {
+			return
+		}
+		// The bar stays on the terminal; the log gets the plain lines.
 	}
 	if !finished && time.Since(r.last) < 5*time.Second {
 		return
@@ -116,6 +119,10 @@ func (r *rowProgress) show(desc string, done, total int64, elapsed time.Duration
 	eta := "-"
 	if rate > 0 && total > done {
 		eta = (time.Duration(float64(total-done)/rate) * time.Second).Round(time.Second).String()
+	}
+	if r.a.env.Terminal {
+		r.a.logOnly(line(rate, eta))
+		return
 	}
 	r.a.logf("%s", line(rate, eta))
 }

@@ -90,7 +90,7 @@ func (a *app) purge(ctx context.Context, s *session, images bool, age int, maxRo
 	o := purge.Options{
 		AgeInDays: age,
 		MaxRows:   maxRows,
-		Log:       func(msg string) { a.logf("INFO  [glance-manage] %s", msg) },
+		Log:       a.purgeLog(),
 		Progress:  a.purgeProgress(),
 	}
 	run := purge.Rows

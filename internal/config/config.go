@@ -400,15 +400,23 @@ func (c *Config) raw(names ...name) (value, source string, matched name, ok bool
 // cannot be resolved are left as written. ok is false when the option is
 // set nowhere.
 func (c *Config) Get(section, key string) (string, bool) {
-	v, _, _, ok := c.raw(name{section, key})
+	v, _, ok := c.Lookup(section, key)
+	return v, ok
+}
+
+// Lookup is Get that also says where the value came from: a file path or
+// "environment variable OS_<SECTION>__<KEY>" (for messages about a bad
+// value).
+func (c *Config) Lookup(section, key string) (value, source string, ok bool) {
+	v, src, _, ok := c.raw(name{section, key})
 	if !ok {
-		return "", false
+		return "", "", false
 	}
 	s, err := c.substitute(v, section, 0, true)
 	if err != nil {
-		return v, true
+		return v, src, true
 	}
-	return s, true
+	return s, src, true
 }
 
 // RequireConnection returns ErrNoConnection if no database connection is

@@ -151,6 +151,30 @@ func TestRealGlanceAPIConf(t *testing.T) {
 	}
 }
 
+// TestLookupSource: Lookup says where a value came from, for messages
+// about the logging options.
+func TestLookupSource(t *testing.T) {
+	dir := t.TempDir()
+	a := write(t, dir, "a.conf", "[DEFAULT]\nlog_file = /var/log/a.log\nlog_dir = /var/log\nstate = /srv\nlog_x = $state/x\n")
+	b := write(t, dir, "b.conf", "[DEFAULT]\nlog_file = /var/log/b.log\n")
+	c, err := Load(Options{ConfigFiles: []string{a, b}, Getenv: env(map[string]string{"OS_DEFAULT__LOG_DIR": "/env"}), SearchDirs: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []struct{ key, value, source string }{
+		{"log_file", "/var/log/b.log", b},
+		{"log_dir", "/env", "environment variable OS_DEFAULT__LOG_DIR"},
+		{"log_x", "/srv/x", a},
+	} {
+		if v, src, ok := c.Lookup("DEFAULT", ch.key); !ok || v != ch.value || src != ch.source {
+			t.Errorf("%s: %q from %q (%v); want %q from %q", ch.key, v, src, ok, ch.value, ch.source)
+		}
+	}
+	if _, _, ok := c.Lookup("DEFAULT", "use_json"); ok {
+		t.Error("an option set nowhere was found")
+	}
+}
+
 func TestINIDialect(t *testing.T) {
 	dir := t.TempDir()
 	p := write(t, dir, "x.conf", "\xef\xbb\xbf"+`[DEFAULT]
