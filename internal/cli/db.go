@@ -136,6 +136,7 @@ func (a *app) coreCommands() []pair {
 			})(cmd, args)
 		}, func(c *cobra.Command) {
 			c.Flags().StringVar(&checkFormat, "format", "text", "output format: text or json")
+			c.Long = checkLong
 			c.Flags().StringVar(&checkRelease, "release", "", "answer for the services of this Glance release (e.g. zed, 2023.1, 25.1.0) instead of this tool's head; default [glance_manage] release; exit 6 when the database is newer than it expects")
 		}),
 		a.newPair("sync", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {

@@ -32,6 +32,17 @@ const (
 	msgCheckReleaseContract = "Your database is not up to date for release %s, which expects %s. Your next step is to run `glance-manage db upgrade --version %s` (the contraction) once no service of an older release runs."
 )
 
+// checkLong is db check's help.
+const checkLong = `Report any pending database upgrades.
+
+Exit status: 0 up to date, 3 run ` + "`db expand`" + `, 4 run ` + "`db migrate`" + `, 5 run
+` + "`db contract`" + ` (upstream's codes and messages). With --release NAME (or
+[glance_manage] release in a configuration file) the answer is for the
+services of that Glance release instead of this tool's head (2024.1): the
+same codes, the steps named as ` + "`db upgrade --version REV`" + ` for an older
+release, and 6 when the database is contracted beyond what the release
+expects (its glance-manage and services may not work on it).`
+
 // releaseOption is the option's config-file spelling: [glance_manage]
 // release in any file glance-manage reads (glance-manage.conf is one).
 const releaseSection, releaseKey = "glance_manage", "release"
