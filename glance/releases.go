@@ -164,11 +164,15 @@ type Against struct {
 	// Newer are the applied revisions the release's tool does not know,
 	// in walk order: the database is newer than the release expects.
 	Newer []string
-	// Contracted: some of Newer are contractions, which remove what the
-	// release's services may use. Expansions alone only add: the services
-	// of the release keep working, as between `db expand` and `db
-	// contract` of a rolling upgrade.
+	// Contracted: some of Newer are contractions, after which the
+	// release's glance-manage can no longer upgrade the database.
+	// Expansions alone only add: the release's services keep working, as
+	// between `db expand` and `db contract` of a rolling upgrade.
 	Contracted bool
+	// Removes: some of those contractions change the schema (drop or
+	// tighten something), which the release's services may use; the
+	// others are empty.
+	Removes bool
 	// NeedExpand: the release's expand head is not applied yet;
 	// NeedContract: its contract head is not.
 	NeedExpand, NeedContract bool
@@ -183,7 +187,10 @@ func Compare(g *migrate.Graph, rows []string, r Release) Against {
 	for _, id := range g.WalkOrder() {
 		if applied[id] && !known[id] {
 			out.Newer = append(out.Newer, id)
-			out.Contracted = out.Contracted || g.Revision(id).Branch == migrate.Contract
+			if rev := g.Revision(id); rev.Branch == migrate.Contract {
+				out.Contracted = true
+				out.Removes = out.Removes || rev.Ops != nil
+			}
 		}
 	}
 	return out

@@ -100,7 +100,7 @@ func TestCompareWithARelease(t *testing.T) {
 		rows                     []string
 		needExpand, needContract bool
 		newer                    string
-		contracted               bool
+		contracted, removes      bool
 	}{
 		{rows: nil, needExpand: true, needContract: true},
 		{rows: []string{"mitaka02"}, needExpand: true, needContract: true},
@@ -114,9 +114,20 @@ func TestCompareWithARelease(t *testing.T) {
 		{rows: []string{"2024_1_contract01"}, newer: "xena_expand01 yoga_expand01 zed_expand01 2023_1_expand01 2024_1_expand01 xena_contract01 yoga_contract01 zed_contract01 2023_1_contract01 2024_1_contract01", contracted: true},
 	} {
 		ag := glance.Compare(g, tc.rows, zed)
-		if ag.NeedExpand != tc.needExpand || ag.NeedContract != tc.needContract || strings.Join(ag.Newer, " ") != tc.newer || ag.Contracted != tc.contracted {
-			t.Errorf("rows %v: %+v; want expand %v, contract %v, newer %q, contracted %v", tc.rows, ag, tc.needExpand, tc.needContract, tc.newer, tc.contracted)
+		if ag.NeedExpand != tc.needExpand || ag.NeedContract != tc.needContract || strings.Join(ag.Newer, " ") != tc.newer || ag.Contracted != tc.contracted || ag.Removes {
+			t.Errorf("rows %v: %+v; want expand %v, contract %v, newer %q, contracted %v, nothing removed", tc.rows, ag, tc.needExpand, tc.needContract, tc.newer, tc.contracted)
 		}
+	}
+	// Against Ocata, Pike's contraction drops the artifact tables.
+	ocata, err := glance.FindRelease("ocata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ag := glance.Compare(g, []string{"pike_contract01"}, ocata); !ag.Contracted || !ag.Removes || strings.Join(ag.Newer, " ") != "pike_expand01 pike_contract01" {
+		t.Errorf("pike_contract01 against ocata: %+v", ag)
+	}
+	if ag := glance.Compare(g, []string{"queens_contract01"}, glance.Releases()[len(glance.Releases())-1]); ag.Contracted || ag.Removes || len(ag.Newer) != 0 || !ag.NeedExpand {
+		t.Errorf("queens_contract01 against master: %+v", ag)
 	}
 	if k, ok := glance.FirstKnowing(g, []string{"2023_1_contract01"}); !ok || k.Series != "2023.1" {
 		t.Errorf("FirstKnowing(2023_1_contract01) = %s, %v; want 2023.1", k.Series, ok)

@@ -21,8 +21,11 @@ const exitNewerThanRelease = 6
 // Our own db check messages, for a release older than the head's.
 const (
 	// release, the revisions found, what the release expects, the
-	// oldest release that knows them.
-	msgCheckNewer = "The database is newer than release %s expects: it is at %s, where the services of that release expect %s. The glance-manage of that release does not know these revisions (its db sync and db expand fail with \"Can't locate revision\") and its services may not work. Upgrade Glance to %s or later, or restore the backup taken before the upgrade."
+	// oldest release that knows them. msgCheckNewer when later
+	// contractions change the schema, msgCheckNewerTool when they are
+	// empty (the services of the release find the schema they know).
+	msgCheckNewer     = "The database is newer than release %s expects: it is at %s, where the services of that release expect %s. The later contractions remove what those services may use, and the glance-manage of that release does not know these revisions (its db sync and db expand fail with \"Can't locate revision\"). Upgrade Glance to %s or later, or restore the backup taken before the upgrade."
+	msgCheckNewerTool = "The database is newer than release %s expects: it is at %s, where the services of that release expect %s. The later revisions only add to the schema, so those services keep working, but the glance-manage of that release does not know these revisions (its db sync and db expand fail with \"Can't locate revision\"): manage this database with this glance-manage, or upgrade Glance to %s or later."
 	// On stderr, beside upstream's "up to date": release, the rows, the
 	// release they come from.
 	msgCheckExpandedBeyond = "NOTE: the database is expanded beyond release %s (it is at %s): the services of that release keep working on it, since expansions only add, but its glance-manage does not know them (its db sync and db expand fail with \"Can't locate revision\"). Finish with `glance-manage db migrate` and `glance-manage db contract` once every service runs %s or later."
@@ -41,7 +44,7 @@ Exit status: 0 up to date, 3 run ` + "`db expand`" + `, 4 run ` + "`db migrate`"
 services of that Glance release instead of this tool's head (2024.1): the
 same codes, the steps named as ` + "`db upgrade --version REV`" + ` for an older
 release, and 6 when the database is contracted beyond what the release
-expects (its glance-manage and services may not work on it).`
+expects (its glance-manage no longer upgrades it).`
 
 // releaseOption is the option's config-file spelling: [glance_manage]
 // release in any file glance-manage reads (glance-manage.conf is one).
@@ -88,7 +91,8 @@ func (a *app) targetRelease(s *session, flag string) (glance.Release, bool, erro
 // releaseCheckState is db check's outcome against release r. A release
 // that expects this tool's head gets upstream's answer (checkState).
 //
-// A database newer than r on the contract branch gets exitNewerThanRelease;
+// A database newer than r on the contract branch gets exitNewerThanRelease
+// (r's glance-manage can no longer upgrade it);
 // one only expanded beyond it (a rolling upgrade to a newer release under
 // way) is up to date for r's services, as r's own db check says too, and
 // note is the warning for stderr.
@@ -107,7 +111,11 @@ func releaseCheckState(s *session, st *glance.Status, r glance.Release) (code in
 	rows := strings.Join(st.Rows, ", ")
 	switch {
 	case ag.Contracted:
-		return exitNewerThanRelease, fmt.Sprintf(msgCheckNewer, name, rows, r.Expects(), newest), "", ag
+		msg := msgCheckNewerTool
+		if ag.Removes {
+			msg = msgCheckNewer
+		}
+		return exitNewerThanRelease, fmt.Sprintf(msg, name, rows, r.Expects(), newest), "", ag
 	case ag.NeedExpand:
 		return exitNeedExpand, fmt.Sprintf(msgCheckReleaseExpand, name, r.Expects(), r.Expand), "", ag
 	case ag.NeedContract && st.DataPending() > 0:
@@ -129,8 +137,10 @@ func releaseJSON(ag glance.Against) map[string]any {
 		"expand":   r.Expand,
 		"contract": r.Contract,
 		"newer":    nonNil(ag.Newer),
-		// Newer revisions include contractions (exit 6).
+		// Newer revisions include contractions (exit 6), and some of
+		// them change the schema.
 		"contracted": ag.Contracted,
+		"removes":    ag.Removes,
 	}
 }
 

@@ -46,7 +46,7 @@ func TestCheckRelease(t *testing.T) {
 			{[]string{"db", "check", "--release", "zed"}, 0, "=" + upToDate, ""},
 			{[]string{"db", "check", "--release", "xena"}, 0, "=" + upToDate, ""},
 			{[]string{"db", "check", "--release", "wallaby"}, 0, "=" + upToDate, ""},
-			{[]string{"db", "check", "--release", "victoria"}, 6, "=The database is newer than release victoria (\"Victoria\") expects: it is at wallaby_contract01, where the services of that release expect ussuri_contract01. The glance-manage of that release does not know these revisions (its db sync and db expand fail with \"Can't locate revision\") and its services may not work. Upgrade Glance to wallaby (\"Wallaby\") or later, or restore the backup taken before the upgrade.\n", ""},
+			{[]string{"db", "check", "--release", "victoria"}, 6, "=The database is newer than release victoria (\"Victoria\") expects: it is at wallaby_contract01, where the services of that release expect ussuri_contract01. The later revisions only add to the schema, so those services keep working, but the glance-manage of that release does not know these revisions (its db sync and db expand fail with \"Can't locate revision\"): manage this database with this glance-manage, or upgrade Glance to wallaby (\"Wallaby\") or later.\n", ""},
 		}},
 		{"expanded for 2024.1", [][]string{{"db", "expand"}}, []want{
 			{[]string{"db", "check"}, 5, "=Your database is not up to date. Your next step is to run `glance-manage db contract`.\n", ""},
@@ -58,7 +58,9 @@ func TestCheckRelease(t *testing.T) {
 		{"contracted to 2024.1", [][]string{{"db", "contract"}}, []want{
 			{[]string{"db", "check"}, 0, "=" + upToDate, ""},
 			{[]string{"db", "check", "--release", "zed"}, 6, "The database is newer than release zed (\"Zed\") expects: it is at 2024_1_contract01, where the services of that release expect wallaby_contract01.", ""},
-			{[]string{"db", "check", "--release", "2023.2"}, 6, "Upgrade Glance to 2024.1 (\"Caracal\") or later", ""},
+			{[]string{"db", "check", "--release", "2023.2"}, 6, "or upgrade Glance to 2024.1 (\"Caracal\") or later", ""},
+			// Pike dropped tables Ocata's services had.
+			{[]string{"db", "check", "--release", "ocata"}, 6, "The later contractions remove what those services may use, and the glance-manage of that release does not know these revisions (its db sync and db expand fail with \"Can't locate revision\"). Upgrade Glance to 2024.1 (\"Caracal\") or later, or restore the backup", ""},
 			{[]string{"db", "check", "--release", "2024.1"}, 0, "=" + upToDate, ""},
 			{[]string{"db", "check", "--release", "2026.2"}, 0, "=" + upToDate, ""},
 		}},
@@ -98,13 +100,14 @@ func TestCheckRelease(t *testing.T) {
 					Contract   string   `json:"contract"`
 					Newer      []string `json:"newer"`
 					Contracted bool     `json:"contracted"`
+					Removes    bool     `json:"removes"`
 				} `json:"target_release"`
 			}
 			if err := json.Unmarshal([]byte(out), &j); err != nil {
 				t.Fatalf("json: %v\n%s", err, out)
 			}
 			if code != 6 || j.Check.Code != 6 || !strings.HasPrefix(j.Check.Message, "The database is newer than release zed") ||
-				j.Target.Series != "zed" || j.Target.Contract != "wallaby_contract01" || !j.Target.Contracted || len(j.Target.Newer) != 10 {
+				j.Target.Series != "zed" || j.Target.Contract != "wallaby_contract01" || !j.Target.Contracted || j.Target.Removes || len(j.Target.Newer) != 10 {
 				t.Errorf("db check --release zed --format json: exit %d, %+v", code, j)
 			}
 		})
