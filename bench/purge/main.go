@@ -37,6 +37,9 @@
 // -no-yield adds ours with --no-yield (each table's rows in one DELETE,
 // no pauses: for a database no service writes to), whose target is 1.25x
 // the bare DELETE; its writer's wait is how long that keeps writers out.
+// -only keeps some of the tools (e.g. -only 'bare DELETE,ours --no-yield'),
+// and -runs N measures each N times, the tools taking turns, and reports
+// each one's median (on a busy machine the load moves between samples).
 //
 // Backends are enabled as in the tests (GLANCE_TEST_MYSQL_URL,
 // GLANCE_TEST_POSTGRES_URL); the reference is found as in the interop
@@ -52,6 +55,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +73,8 @@ var (
 	batchedKeys int
 	batchedSync string
 	noYield     bool
+	only        string
+	runs        int
 )
 
 type result struct {
@@ -91,6 +97,8 @@ func main() {
 	flag.StringVar(&layout, "layout", "interleaved", "how the rows lie: interleaved or clustered (see the package doc)")
 	flag.IntVar(&batchedKeys, "batched", 0, "also measure the batched DELETE: the bare DELETE split into ranges of this many keys, each its own transaction, no pauses (0: skip)")
 	flag.BoolVar(&noYield, "no-yield", false, "also measure ours with --no-yield (one DELETE per table, no pauses for writers)")
+	flag.StringVar(&only, "only", "", "measure only these tools, comma-separated (ours, reference, bare DELETE, batched DELETE, ours --no-yield)")
+	flag.IntVar(&runs, "runs", 1, "measure each tool this many times, taking turns, and report the medians")
 	flag.StringVar(&batchedSync, "batched-sync", "", "SQLite only: PRAGMA synchronous for the batched DELETE (e.g. OFF, to see what the commits' syncs cost; never what the tool does)")
 	flag.Parse()
 	if layout != "interleaved" && layout != "clustered" {
@@ -130,19 +138,38 @@ func main() {
 		if noYield {
 			tools = append(tools, noYieldTool)
 		}
+		if only != "" {
+			keep := map[string]bool{}
+			for _, t := range strings.Split(only, ",") {
+				keep[strings.TrimSpace(t)] = true
+			}
+			var kept []string
+			for _, t := range tools {
+				if keep[t] {
+					kept = append(kept, t)
+				}
+			}
+			tools = kept
+		}
+		samples := map[string][]result{}
+		for run := 0; run < max(runs, 1); run++ {
+			for _, tool := range tools {
+				if tool == "reference" && refErr != nil {
+					continue
+				}
+				bin := ours
+				if tool == "reference" {
+					bin = ref
+				}
+				r := measure(ctx, b, work, tool, bin, *rows)
+				samples[tool] = append(samples[tool], r)
+				results = append(results, r)
+				fmt.Fprintf(os.Stderr, "%s %s: %.2f s, writer's worst wait %.0f ms\n", b, tool, r.Seconds, r.WorstWaitMS)
+			}
+		}
 		byTool := map[string]result{}
-		for _, tool := range tools {
-			if tool == "reference" && refErr != nil {
-				continue
-			}
-			bin := ours
-			if tool == "reference" {
-				bin = ref
-			}
-			r := measure(ctx, b, work, tool, bin, *rows)
-			byTool[tool] = r
-			results = append(results, r)
-			fmt.Fprintf(os.Stderr, "%s %s: %.2f s, writer's worst wait %.0f ms\n", b, tool, r.Seconds, r.WorstWaitMS)
+		for tool, rs := range samples {
+			byTool[tool] = median(rs)
 		}
 		report(b, *rows, byTool)
 	}
@@ -153,8 +180,12 @@ func main() {
 }
 
 func report(b testdb.Backend, rows int, r map[string]result) {
+	if _, ok := r["bare DELETE"]; !ok {
+		fmt.Printf("\n%s: no bare DELETE measured, no ratios\n", b)
+		return
+	}
 	bare, ours := r["bare DELETE"], r["ours"]
-	fmt.Printf("\n%s, %d soft-deleted rows, %s\n", b, rows, layout)
+	fmt.Printf("\n%s, %d soft-deleted rows, %s, median of %d run(s)\n", b, rows, layout, max(runs, 1))
 	fmt.Printf("%-16s %9s %12s %18s\n", "tool", "seconds", "vs bare", "writer worst wait")
 	for _, tool := range []string{"bare DELETE", "batched DELETE", "reference", "ours", noYieldTool} {
 		x, ok := r[tool]
@@ -167,7 +198,8 @@ func report(b testdb.Backend, rows int, r map[string]result) {
 		}
 		fmt.Println()
 	}
-	if refr, ok := r["reference"]; ok {
+	_, haveOurs := r["ours"]
+	if refr, ok := r["reference"]; ok && haveOurs {
 		fmt.Printf("ours is %.2fx faster than the reference; %.2fx the bare DELETE (target <= 1.25x); worst writer wait %.0f ms (target < 200 ms)\n",
 			refr.Seconds/ours.Seconds, ours.Seconds/bare.Seconds, ours.WorstWaitMS)
 	}
@@ -176,8 +208,23 @@ func report(b testdb.Backend, rows int, r map[string]result) {
 		if refr, ok := r["reference"]; ok {
 			fmt.Printf(", %.2fx faster than the reference", refr.Seconds/ny.Seconds)
 		}
-		fmt.Printf(", %.2fx faster than ours without it\n", ours.Seconds/ny.Seconds)
+		if haveOurs {
+			fmt.Printf(", %.2fx faster than ours without it", ours.Seconds/ny.Seconds)
+		}
+		fmt.Println()
 	}
+}
+
+// median is the sample with the median time (the lower middle one of an
+// even number), its writer's wait the worst of all samples.
+func median(rs []result) result {
+	sorted := append([]result(nil), rs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Seconds < sorted[j].Seconds })
+	m := sorted[(len(sorted)-1)/2]
+	for _, r := range rs {
+		m.WorstWaitMS = max(m.WorstWaitMS, r.WorstWaitMS)
+	}
+	return m
 }
 
 // noYieldTool is ours run with --no-yield.
