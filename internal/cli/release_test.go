@@ -185,6 +185,12 @@ func TestCheckReleaseFromConfig(t *testing.T) {
 			t.Errorf("release %q, %v: exit %d, want %d\nstdout %q\nstderr %q", tc.release, tc.args, code, tc.code, out, errs)
 		}
 	}
+	// OS_GLANCE_MANAGE__RELEASE sets it too, as the environment does every option.
+	var out, errb bytes.Buffer
+	env := map[string]string{"OS_DATABASE__CONNECTION": db.URL, "OS_GLANCE_MANAGE__RELEASE": "yoga", "HOME": dir}
+	if code := cli.Run(context.Background(), []string{"db", "check"}, cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}); code != 6 || !strings.HasPrefix(out.String(), "The database is newer than release yoga") {
+		t.Errorf("OS_GLANCE_MANAGE__RELEASE=yoga: exit %d\n%s%s", code, out.String(), errb.String())
+	}
 	// A bad --release is a usage error: nothing is opened.
 	missing := filepath.Join(dir, "never.sqlite")
 	_, errs, code := runCLI(t, "sqlite:///"+missing, "db", "check", "--release", "nope")
