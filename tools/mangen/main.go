@@ -16,9 +16,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/spf13/cobra/doc"
 
 	"github.com/glance-manage/glance-manage/internal/cli"
@@ -59,6 +61,7 @@ func writeMan(root *cobra.Command, dir string) error {
 	}
 	root.DisableAutoGenTag = true // no generation date in the pages' text
 	root.Long += manExtra
+	escapeAngles(root)
 	return doc.GenManTree(root, &doc.GenManHeader{
 		Section: "1",
 		Date:    &date,
@@ -93,6 +96,29 @@ The Debian package glance-manage-go diverts the Python tool of glance-common
 to /usr/bin/glance-manage.python (its page: **glance-manage.python**(1)) and puts
 this one in its place; removing the package puts the Python tool back.
 `
+
+// escapeAngles escapes < and > in the flags' help texts, which cobra/doc
+// passes through markdown, where "<log_dir>/glance-manage.log" would be
+// an HTML tag and vanish from the page. The tree is the pages' own copy.
+func escapeAngles(root *cobra.Command) {
+	esc := strings.NewReplacer("<", `\<`, ">", `\>`)
+	done := map[*pflag.Flag]bool{} // a flag is in several sets
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) {
+				if !done[f] {
+					done[f] = true
+					f.Usage = esc.Replace(f.Usage)
+				}
+			})
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
 
 func sourceDate() (time.Time, error) {
 	v := os.Getenv("SOURCE_DATE_EPOCH")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/glance-manage/glance-manage/internal/cli"
 )
 
@@ -74,5 +76,29 @@ func TestCompleteCommand(t *testing.T) {
 	code := cli.Run(t.Context(), []string{"__complete", "db", "sy"}, cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }})
 	if code != 0 || !strings.HasPrefix(out.String(), "sync\t") {
 		t.Errorf("__complete db sy: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+}
+
+// A help text with <angle brackets> keeps them on the page (markdown
+// would take them for an HTML tag), and each flag is escaped once, also
+// when parent and child commands share it.
+func TestAnglesInHelpTexts(t *testing.T) {
+	root := &cobra.Command{Use: "tool", Run: func(*cobra.Command, []string) {}}
+	root.PersistentFlags().String("log-dir", "", "the file is <log_dir>/tool.log")
+	sub := &cobra.Command{Use: "sub", Run: func(*cobra.Command, []string) {}}
+	sub.Flags().String("out", "", "write to <dir>")
+	root.AddCommand(sub)
+	dir := t.TempDir()
+	if err := writeMan(root, dir); err != nil {
+		t.Fatal(err)
+	}
+	for page, want := range map[string]string{"tool.1": "<log_dir>/tool.log", "tool-sub.1": "write to <dir>"} {
+		b, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %q:\n%s", page, want, b)
+		}
 	}
 }
