@@ -34,6 +34,13 @@
 // in only between them, it is what a purge walking the key pays for its
 // commits alone (-batched-sync OFF shows how much of it the syncs are).
 //
+// -no-yield adds ours with --no-yield (each table's rows in one DELETE,
+// no pauses: for a database no service writes to), whose target is 1.25x
+// the bare DELETE; its writer's wait is how long that keeps writers out.
+// -only keeps some of the tools (e.g. -only 'bare DELETE,ours --no-yield'),
+// and -runs N measures each N times, the tools taking turns, and reports
+// each one's median (on a busy machine the load moves between samples).
+//
 // Backends are enabled as in the tests (GLANCE_TEST_MYSQL_URL,
 // GLANCE_TEST_POSTGRES_URL); the reference is found as in the interop
 // tests (GLANCE_REFERENCE_BIN or the Python glance-manage in PATH).
@@ -48,6 +55,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +72,9 @@ var (
 	layout      string
 	batchedKeys int
 	batchedSync string
+	noYield     bool
+	only        string
+	runs        int
 )
 
 type result struct {
@@ -85,6 +96,9 @@ func main() {
 	flag.BoolVar(&withWriter, "writer", true, "run the concurrent writer")
 	flag.StringVar(&layout, "layout", "interleaved", "how the rows lie: interleaved or clustered (see the package doc)")
 	flag.IntVar(&batchedKeys, "batched", 0, "also measure the batched DELETE: the bare DELETE split into ranges of this many keys, each its own transaction, no pauses (0: skip)")
+	flag.BoolVar(&noYield, "no-yield", false, "also measure ours with --no-yield (one DELETE per table, no pauses for writers)")
+	flag.StringVar(&only, "only", "", "measure only these tools, comma-separated (ours, reference, bare DELETE, batched DELETE, ours --no-yield)")
+	flag.IntVar(&runs, "runs", 1, "measure each tool this many times, taking turns, and report the medians")
 	flag.StringVar(&batchedSync, "batched-sync", "", "SQLite only: PRAGMA synchronous for the batched DELETE (e.g. OFF, to see what the commits' syncs cost; never what the tool does)")
 	flag.Parse()
 	if layout != "interleaved" && layout != "clustered" {
@@ -121,19 +135,41 @@ func main() {
 		if batchedKeys > 0 {
 			tools = append(tools, "batched DELETE")
 		}
+		if noYield {
+			tools = append(tools, noYieldTool)
+		}
+		if only != "" {
+			keep := map[string]bool{}
+			for _, t := range strings.Split(only, ",") {
+				keep[strings.TrimSpace(t)] = true
+			}
+			var kept []string
+			for _, t := range tools {
+				if keep[t] {
+					kept = append(kept, t)
+				}
+			}
+			tools = kept
+		}
+		samples := map[string][]result{}
+		for run := 0; run < max(runs, 1); run++ {
+			for _, tool := range tools {
+				if tool == "reference" && refErr != nil {
+					continue
+				}
+				bin := ours
+				if tool == "reference" {
+					bin = ref
+				}
+				r := measure(ctx, b, work, tool, bin, *rows)
+				samples[tool] = append(samples[tool], r)
+				results = append(results, r)
+				fmt.Fprintf(os.Stderr, "%s %s: %.2f s, writer's worst wait %.0f ms\n", b, tool, r.Seconds, r.WorstWaitMS)
+			}
+		}
 		byTool := map[string]result{}
-		for _, tool := range tools {
-			if tool == "reference" && refErr != nil {
-				continue
-			}
-			bin := ours
-			if tool == "reference" {
-				bin = ref
-			}
-			r := measure(ctx, b, work, tool, bin, *rows)
-			byTool[tool] = r
-			results = append(results, r)
-			fmt.Fprintf(os.Stderr, "%s %s: %.2f s, writer's worst wait %.0f ms\n", b, tool, r.Seconds, r.WorstWaitMS)
+		for tool, rs := range samples {
+			byTool[tool] = median(rs)
 		}
 		report(b, *rows, byTool)
 	}
@@ -144,25 +180,55 @@ func main() {
 }
 
 func report(b testdb.Backend, rows int, r map[string]result) {
+	if _, ok := r["bare DELETE"]; !ok {
+		fmt.Printf("\n%s: no bare DELETE measured, no ratios\n", b)
+		return
+	}
 	bare, ours := r["bare DELETE"], r["ours"]
-	fmt.Printf("\n%s, %d soft-deleted rows, %s\n", b, rows, layout)
-	fmt.Printf("%-14s %9s %12s %18s\n", "tool", "seconds", "vs bare", "writer worst wait")
-	for _, tool := range []string{"bare DELETE", "batched DELETE", "reference", "ours"} {
+	fmt.Printf("\n%s, %d soft-deleted rows, %s, median of %d run(s)\n", b, rows, layout, max(runs, 1))
+	fmt.Printf("%-16s %9s %12s %18s\n", "tool", "seconds", "vs bare", "writer worst wait")
+	for _, tool := range []string{"bare DELETE", "batched DELETE", "reference", "ours", noYieldTool} {
 		x, ok := r[tool]
 		if !ok {
 			continue
 		}
-		fmt.Printf("%-14s %9.2f %11.2fx %15.0f ms", tool, x.Seconds, x.Seconds/bare.Seconds, x.WorstWaitMS)
+		fmt.Printf("%-16s %9.2f %11.2fx %15.0f ms", tool, x.Seconds, x.Seconds/bare.Seconds, x.WorstWaitMS)
 		if x.Batches > 0 {
 			fmt.Printf("   (%d batches of %d keys, longest %.0f ms)", x.Batches, batchedKeys, x.LongestBatchMS)
 		}
 		fmt.Println()
 	}
-	if refr, ok := r["reference"]; ok {
+	_, haveOurs := r["ours"]
+	if refr, ok := r["reference"]; ok && haveOurs {
 		fmt.Printf("ours is %.2fx faster than the reference; %.2fx the bare DELETE (target <= 1.25x); worst writer wait %.0f ms (target < 200 ms)\n",
 			refr.Seconds/ours.Seconds, ours.Seconds/bare.Seconds, ours.WorstWaitMS)
 	}
+	if ny, ok := r[noYieldTool]; ok {
+		fmt.Printf("ours --no-yield is %.2fx the bare DELETE (target <= 1.25x)", ny.Seconds/bare.Seconds)
+		if refr, ok := r["reference"]; ok {
+			fmt.Printf(", %.2fx faster than the reference", refr.Seconds/ny.Seconds)
+		}
+		if haveOurs {
+			fmt.Printf(", %.2fx faster than ours without it", ours.Seconds/ny.Seconds)
+		}
+		fmt.Println()
+	}
 }
+
+// median is the sample with the median time (the lower middle one of an
+// even number), its writer's wait the worst of all samples.
+func median(rs []result) result {
+	sorted := append([]result(nil), rs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Seconds < sorted[j].Seconds })
+	m := sorted[(len(sorted)-1)/2]
+	for _, r := range rs {
+		m.WorstWaitMS = max(m.WorstWaitMS, r.WorstWaitMS)
+	}
+	return m
+}
+
+// noYieldTool is ours run with --no-yield.
+const noYieldTool = "ours --no-yield"
 
 // measure builds a fresh database with rows soft-deleted rows, purges it
 // with tool while a writer inserts, and checks that every old row went.
@@ -200,7 +266,11 @@ func measure(ctx context.Context, b testdb.Backend, work, tool, bin string, rows
 	default:
 		conf, err := testdb.WriteConfig(dir, db.URL)
 		check(err)
-		c := exec.Command(bin, "--config-file", conf, "db", "purge", "--max_rows", "-1")
+		args := []string{"--config-file", conf, "db", "purge", "--max_rows", "-1"}
+		if tool == noYieldTool {
+			args = append(args, "--no-yield")
+		}
+		c := exec.Command(bin, args...)
 		var stderr strings.Builder
 		c.Stderr = &stderr
 		if os.Getenv("BENCH_VERBOSE") != "" {

@@ -33,6 +33,9 @@
 //     adapts so that one batch takes about BatchTarget. Batches are ranges
 //     of the key (integer keys: ranges of its values; PostgreSQL: ranges of
 //     the table's pages), or the oldest rows for a small max_rows.
+//     Options.NoYield is for a database no service writes to (Glance
+//     stopped): each table's eligible rows go in one DELETE, with no
+//     pause for writers; the rows deleted and kept are the same.
 //
 // On SQLite the purge runs on a connection with foreign keys enforced, as
 // upstream's engine does (migrations keep them off).
@@ -83,6 +86,14 @@ type Options struct {
 	// Progress, when set, is called after every batch and when a table is
 	// done.
 	Progress func(Progress)
+	// NoYield deletes each table's eligible rows (all of them, or all
+	// older than the max_rows-th oldest) in one DELETE, its own
+	// transaction, instead of batches, and never pauses for writers: the
+	// purge then costs about what one bare DELETE costs, and anything
+	// else that writes the table waits for the whole statement (on SQLite,
+	// for the whole database). The rows deleted and kept are the same as
+	// without it. For a database no service writes to.
+	NoYield bool
 }
 
 // Progress reports a table's purge as it goes.
@@ -122,6 +133,7 @@ const (
 	WalkKeys      = "keys"       // ranges of the key, found by reading it (string keys)
 	WalkKeyRanges = "key ranges" // ranges of an integer key's values
 	WalkPages     = "pages"      // ranges of the table's pages (PostgreSQL)
+	WalkAtOnce    = "at once"    // one DELETE of every eligible row (Options.NoYield)
 )
 
 // Result is what a purge did.
@@ -249,6 +261,10 @@ func run(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options, list []t
 	}
 	if o.FixedBatch {
 		p.batch = o.BatchSize
+	}
+	if o.NoYield {
+		// Only ties at max_rows' boundary still go by lists of keys.
+		p.batch = MaxKeyList
 	}
 	res = &Result{Cutoff: cut}
 	for _, t := range list {
@@ -382,6 +398,14 @@ func (p *purger) table(ctx context.Context, t table) (*TableResult, error) {
 // the database about what a bare DELETE of those rows costs). Tables
 // with an integer key need no search for the range's end (byKeySpace).
 func (p *purger) byKey(ctx context.Context, t table, tr *TableResult, before string, report func(bool)) error {
+	if p.o.NoYield {
+		tr.Walk = WalkAtOnce
+		if err := p.exec(ctx, t, tr, nil, before, &args{d: p.d}); err != nil {
+			return err
+		}
+		report(false)
+		return nil
+	}
 	if !t.strKey && !t.join {
 		if p.d.Name() == "postgresql" && !p.o.FixedBatch {
 			if done, err := p.byPages(ctx, t, tr, before, report); done || err != nil {
@@ -687,7 +711,7 @@ func (p *purger) exec(ctx context.Context, t table, tr *TableResult, conds []str
 	tr.Batches++
 	tr.Longest = max(tr.Longest, took)
 	p.adapt(took)
-	if p.d.Name() == "sqlite" {
+	if p.d.Name() == "sqlite" && !p.o.NoYield {
 		// SQLite has no queue of waiting writers: a writer waiting
 		// for the database lock polls it and would rarely catch the
 		// moment between two batches. Pausing after each batch lets it
@@ -754,7 +778,7 @@ func (p *purger) execBatch(ctx context.Context, query string, args ...any) (sql.
 // time (by at most a factor of two either way, within MinBatchSize and
 // Options.BatchSize), leaving it alone within 20% of the target.
 func (p *purger) adapt(took time.Duration) {
-	if p.o.FixedBatch {
+	if p.o.FixedBatch || p.o.NoYield {
 		return
 	}
 	if took > p.target*6/5 || took < p.target*4/5 {

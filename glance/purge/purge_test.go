@@ -481,3 +481,86 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestNoYieldDeletesWhatThePurgeDeletes: on every backend, two databases
+// with the same rows (the fixture, images that live rows still refer to,
+// and rows tied on deleted_at) go through the scenario's purges, one with
+// batches, one with NoYield; after each step both hold the same rows and
+// both results (deleted, kept and why, per table) and log lines are the
+// same. NoYield deletes each table's rows in one statement. BatchSize 4
+// takes max_rows above it through the large-limit path (the oldest by
+// key ranges, then the ties).
+func TestNoYieldDeletesWhatThePurgeDeletes(t *testing.T) {
+	steps := append([]step{
+		{name: "purge 30 25", age: 30, rows: 25},
+		{name: "purge_images_table 30 -1", images: true, age: 30, rows: -1},
+	}, scenario...)
+	for _, b := range testdb.All {
+		for _, batch := range []int{0, 4} {
+			t.Run(fmt.Sprintf("%s/batch %d", b, batch), func(t *testing.T) {
+				now := time.Now()
+				seed := func() (*testdb.DB, dialect.Dialect) {
+					tdb, d := headDB(t, b)
+					insertFixture(t, tdb.SQL, d, now)
+					liveImage(t, tdb, d, now)
+					// Live rows on images deleted long ago keep them.
+					exec(t, tdb, d, "INSERT INTO image_tags (id, image_id, value, created_at, deleted) VALUES (?, ?, ?, ?, ?)", 100, "i-200", "keep", ts(now, 300), false)
+					exec(t, tdb, d, "INSERT INTO image_members (id, image_id, member, can_share, created_at, deleted, status) VALUES (?, ?, ?, ?, ?, ?, ?)", 100, "i-190", "m", false, ts(now, 300), false, "pending")
+					// 40 properties, 10 of them tied at 80 days.
+					for i := 0; i < 40; i++ {
+						age := float64(100 - i)
+						if i >= 20 && i < 30 {
+							age = 80
+						}
+						exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)", 1001+i, "img", fmt.Sprint("p", i), "v", ts(now, 300), ts(now, age), true)
+					}
+					return tdb, d
+				}
+				batched, d := seed()
+				atOnce, _ := seed()
+				for _, s := range steps {
+					run := func(tdb *testdb.DB, noYield bool) (*purge.Result, []string) {
+						var logs []string
+						o := purge.Options{AgeInDays: s.age, MaxRows: s.rows, BatchSize: batch, NoYield: noYield, Now: now,
+							Log: func(m string) { logs = append(logs, m) }}
+						f := purge.Rows
+						if s.images {
+							f = purge.Images
+						}
+						res, err := f(context.Background(), tdb.SQL, d, o)
+						if err != nil {
+							t.Fatalf("%s (NoYield %v): %v", s.name, noYield, err)
+						}
+						return res, logs
+					}
+					want, wantLogs := run(batched, false)
+					got, gotLogs := run(atOnce, true)
+					if g, w := show(remaining(t, atOnce.SQL)), show(remaining(t, batched.SQL)); g != w {
+						t.Fatalf("after %s, NoYield left:\n%sthe batched purge:\n%s", s.name, g, w)
+					}
+					if strings.Join(gotLogs, "\n") != strings.Join(wantLogs, "\n") {
+						t.Errorf("after %s, NoYield logs:\n%s\nbatched:\n%s", s.name, strings.Join(gotLogs, "\n"), strings.Join(wantLogs, "\n"))
+					}
+					for i, w := range want.Tables {
+						g := got.Tables[i]
+						if g.Table != w.Table || g.Deleted != w.Deleted || g.Kept != w.Kept || fmt.Sprint(g.KeptBy) != fmt.Sprint(w.KeptBy) {
+							t.Errorf("after %s, %s: NoYield %+v, batched %+v", s.name, w.Table, g, w)
+						}
+						// One DELETE per table for all its rows (max_rows
+						// -1); a limit adds one for the ties at most.
+						if s.rows == -1 && (g.Batches != 1 || g.Walk != purge.WalkAtOnce) {
+							t.Errorf("after %s, %s: NoYield ran %d statements walking %q; want 1, %q", s.name, g.Table, g.Batches, g.Walk, purge.WalkAtOnce)
+						}
+						if s.rows > 0 && g.Batches > 2 {
+							t.Errorf("after %s, %s: NoYield ran %d statements; want at most 2", s.name, g.Table, g.Batches)
+						}
+					}
+				}
+				// The referenced images were kept, not failed on.
+				if left := remaining(t, atOnce.SQL)["images"]; !strings.Contains(strings.Join(left, " "), "i-190 i-200") {
+					t.Errorf("images left %v: the referenced i-190 and i-200 must stay", left)
+				}
+			})
+		}
+	}
+}

@@ -110,7 +110,7 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetVersionTemplate(versionText())
 	root.CompletionOptions.DisableDefaultCmd = true
 	pf := root.PersistentFlags()
 	pf.StringArrayVar(&a.configFiles, "config-file", nil, "configuration file to read (repeatable; later files win); replaces the default files")

@@ -110,7 +110,7 @@ func (a *app) newPair(name, use string, args cobra.PositionalArgs, run func(*cob
 }
 
 func (a *app) coreCommands() []pair {
-	var syncVersion, upgradeVersion, vcVersion, versionFormat, checkFormat string
+	var syncVersion, upgradeVersion, vcVersion, versionFormat, checkFormat, checkRelease string
 	var maxRows int64
 	var syncPlan, upgradePlan, expandPlan, contractPlan planFlags // --sql, --dry-run, --from (offline.go)
 	var syncBackup, expandBackup string                           // --backup-to (backup.go)
@@ -125,10 +125,19 @@ func (a *app) coreCommands() []pair {
 		}), func(c *cobra.Command) {
 			c.Flags().StringVar(&versionFormat, "format", "text", "output format: text or json")
 		}),
-		a.newPair("check", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
-			return a.check(ctx, s, checkFormat)
-		}), func(c *cobra.Command) {
+		a.newPair("check", "", noArgs, func(cmd *cobra.Command, args []string) error {
+			if checkRelease != "" {
+				if _, err := findRelease(checkRelease, "--release"); err != nil {
+					return err // before connecting: a usage error
+				}
+			}
+			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
+				return a.check(ctx, s, checkFormat, checkRelease)
+			})(cmd, args)
+		}, func(c *cobra.Command) {
 			c.Flags().StringVar(&checkFormat, "format", "text", "output format: text or json")
+			c.Long = checkLong
+			c.Flags().StringVar(&checkRelease, "release", "", "answer for the services of this Glance release (e.g. zed, 2023.1, 25.1.0) instead of this tool's head; default [glance_manage] release; exit 6 when the database is newer than it expects")
 		}),
 		a.newPair("sync", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
 			v, err := versionArg(cmd, args, syncVersion)
@@ -276,18 +285,35 @@ func checkState(st *glance.Status) (int, string) {
 	}
 }
 
-func (a *app) check(ctx context.Context, s *session, format string) error {
+func (a *app) check(ctx context.Context, s *session, format, release string) error {
+	rel, targeted, err := a.targetRelease(s, release)
+	if err != nil {
+		return err
+	}
 	st, err := s.mgr.Status(ctx)
 	if err != nil {
 		return a.fail(err)
 	}
 	code, msg := checkState(st)
+	var against glance.Against
+	note := ""
+	if targeted {
+		code, msg, note, against = releaseCheckState(s, st, rel)
+	}
 	for _, t := range st.UnfinishedCopies {
 		a.logf(msgUnfinishedCopy, t)
 	}
+	if note != "" {
+		a.logf("%s", note)
+	}
 	switch format {
 	case "json":
-		if err := a.printJSON(statusJSON(s, st, code)); err != nil {
+		out := statusJSON(s, st, code)
+		if targeted {
+			out["check"] = map[string]any{"exit_code": code, "message": msg}
+			out["target_release"] = releaseJSON(against)
+		}
+		if err := a.printJSON(out); err != nil {
 			return err
 		}
 	case "text":

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"database/sql"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -30,6 +31,9 @@ func TestPurgeArguments(t *testing.T) {
 		{"db purge --age_in_days=3 --max_rows=-1", 0, "older than 3 day(s)"},
 		{"db purge 7 --max_rows 3", 0, "older than 7 day(s)"},
 		{"db purge --max_rows -1 --age_in_days 1_0", 0, "older than 10 day(s)"},
+		{"db purge --no-yield", 0, "Deleted 0 row(s) from table tasks"},
+		{"db purge_images_table 30 -1 --no-yield", 0, "older than 30 day(s) from table images"},
+		{"db purge --no-yield=yes", 2, "argument --no-yield: ignored explicit argument 'yes'"},
 		{"db purge --age_in_days x", 2, "glance-manage db purge: error: argument --age_in_days: invalid int value: 'x'"},
 		{"db purge_images_table --max_rows 1.5", 2, "glance-manage db purge_images_table: error: argument --max_rows: invalid int value: '1.5'"},
 		{"db purge --max_rows", 2, "argument --max_rows: expected one argument"},
@@ -100,57 +104,81 @@ func TestPurgeArgumentsAgainstReference(t *testing.T) {
 // TestPurgeCLIDeletes purges on every backend through the command line:
 // old soft-deleted child rows and tasks go, live and young rows stay, and
 // an image still referenced by a live row is kept with a warning instead
-// of failing the purge.
+// of failing the purge. With --no-yield (one DELETE per table) the same
+// rows go and the same lines are printed.
 func TestPurgeCLIDeletes(t *testing.T) {
 	for _, b := range testdb.All {
 		t.Run(string(b), func(t *testing.T) {
-			db := testdb.New(t, b)
-			opsMust(t, db.URL, "", "db", "sync")
-			now := time.Now().UTC()
-			ago := func(days int) string { return now.AddDate(0, 0, -days).Format("2006-01-02 15:04:05") }
-			exec := func(q string, args ...any) {
-				t.Helper()
-				if b == testdb.PostgreSQL {
-					for i := 1; strings.Contains(q, "?"); i++ {
-						q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
-					}
-				}
-				if _, err := db.SQL.Exec(q, args...); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
+			stderrs := map[string]string{}
+			for _, mode := range []string{"", "--no-yield"} {
+				// The cutoff in the warning moves with the clock.
+				stderrs[mode] = timestamp.ReplaceAllString(purgeCLI(t, b, mode), "<cutoff>")
 			}
-			image := func(id string, deleted bool, at any) {
-				exec("INSERT INTO images (id, status, created_at, deleted, deleted_at, min_disk, min_ram, protected, visibility, os_hidden) VALUES (?, 'active', ?, ?, ?, 0, 0, ?, 'private', ?)", id, ago(400), deleted, at, false, false)
-			}
-			image("old", true, ago(200))
-			image("kept", true, ago(200))
-			image("young", true, ago(10))
-			image("live", false, nil)
-			prop := func(id int, img string, deleted bool, at any) {
-				exec("INSERT INTO image_properties (id, image_id, name, value, created_at, deleted, deleted_at) VALUES (?, ?, ?, 'v', ?, ?, ?)", id, img, fmt.Sprint("p", id), ago(400), deleted, at)
-			}
-			prop(1, "old", true, ago(100))
-			prop(2, "live", true, ago(40))
-			prop(3, "live", true, ago(5))
-			prop(4, "live", false, nil)
-			exec("INSERT INTO image_tags (id, image_id, value, created_at, deleted) VALUES (1, 'kept', 'still-here', ?, ?)", ago(400), false)
-
-			_, errOut := opsMust(t, db.URL, "", "db", "purge", "--max_rows", "-1")
-			if !strings.Contains(errOut, "Deleted 2 row(s) from table image_properties") {
-				t.Errorf("purge stderr:\n%s", errOut)
-			}
-			_, errOut = opsMust(t, db.URL, "", "db", "purge_images_table", "30", "-1")
-			if !strings.Contains(errOut, "Deleted 1 row(s) from table images") || !strings.Contains(errOut, "WARNING [glance-manage] Kept 1 row(s) of images") || !strings.Contains(errOut, "image_tags (1)") {
-				t.Errorf("purge_images_table stderr:\n%s", errOut)
-			}
-			if got := ids(t, db.SQL, "SELECT id FROM images"); got != "kept live young" {
-				t.Errorf("images left: %s", got)
-			}
-			if got := ids(t, db.SQL, "SELECT id FROM image_properties"); got != "3 4" {
-				t.Errorf("properties left: %s", got)
+			if stderrs[""] != stderrs["--no-yield"] {
+				t.Errorf("stderr differs with --no-yield:\n%s\nwithout:\n%s", stderrs["--no-yield"], stderrs[""])
 			}
 		})
 	}
+}
+
+var timestamp = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
+
+// purgeCLI is TestPurgeCLIDeletes on a fresh database, the purges given
+// the extra argument mode; it returns their stderr.
+func purgeCLI(t *testing.T, b testdb.Backend, mode string) string {
+	t.Helper()
+	with := func(args ...string) []string {
+		if mode != "" {
+			args = append(args, mode)
+		}
+		return args
+	}
+	db := testdb.New(t, b)
+	opsMust(t, db.URL, "", "db", "sync")
+	now := time.Now().UTC()
+	ago := func(days int) string { return now.AddDate(0, 0, -days).Format("2006-01-02 15:04:05") }
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if b == testdb.PostgreSQL {
+			for i := 1; strings.Contains(q, "?"); i++ {
+				q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+			}
+		}
+		if _, err := db.SQL.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	image := func(id string, deleted bool, at any) {
+		exec("INSERT INTO images (id, status, created_at, deleted, deleted_at, min_disk, min_ram, protected, visibility, os_hidden) VALUES (?, 'active', ?, ?, ?, 0, 0, ?, 'private', ?)", id, ago(400), deleted, at, false, false)
+	}
+	image("old", true, ago(200))
+	image("kept", true, ago(200))
+	image("young", true, ago(10))
+	image("live", false, nil)
+	prop := func(id int, img string, deleted bool, at any) {
+		exec("INSERT INTO image_properties (id, image_id, name, value, created_at, deleted, deleted_at) VALUES (?, ?, ?, 'v', ?, ?, ?)", id, img, fmt.Sprint("p", id), ago(400), deleted, at)
+	}
+	prop(1, "old", true, ago(100))
+	prop(2, "live", true, ago(40))
+	prop(3, "live", true, ago(5))
+	prop(4, "live", false, nil)
+	exec("INSERT INTO image_tags (id, image_id, value, created_at, deleted) VALUES (1, 'kept', 'still-here', ?, ?)", ago(400), false)
+
+	_, errOut := opsMust(t, db.URL, "", with("db", "purge", "--max_rows", "-1")...)
+	if !strings.Contains(errOut, "Deleted 2 row(s) from table image_properties") {
+		t.Errorf("purge %s stderr:\n%s", mode, errOut)
+	}
+	_, errImages := opsMust(t, db.URL, "", with("db", "purge_images_table", "30", "-1")...)
+	if !strings.Contains(errImages, "Deleted 1 row(s) from table images") || !strings.Contains(errImages, "WARNING [glance-manage] Kept 1 row(s) of images") || !strings.Contains(errImages, "image_tags (1)") {
+		t.Errorf("purge_images_table %s stderr:\n%s", mode, errImages)
+	}
+	if got := ids(t, db.SQL, "SELECT id FROM images"); got != "kept live young" {
+		t.Errorf("%s: images left: %s", mode, got)
+	}
+	if got := ids(t, db.SQL, "SELECT id FROM image_properties"); got != "3 4" {
+		t.Errorf("%s: properties left: %s", mode, got)
+	}
+	return errOut + errImages
 }
 
 func ids(t *testing.T, db *sql.DB, q string) string {
