@@ -92,6 +92,7 @@ func (a *app) purge(ctx context.Context, s *session, images bool, age int, maxRo
 		MaxRows:   maxRows,
 		Log:       func(msg string) { a.logf("INFO  [glance-manage] %s", msg) },
 		Progress:  a.purgeProgress(),
+		Fence:     s.fence,
 	}
 	run := purge.Rows
 	if images {
