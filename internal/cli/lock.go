@@ -254,7 +254,7 @@ func (a *app) lockError(cmd *cobra.Command, err error) error {
 		return exit(exitError, "ERROR: gave up waiting for the migration lock after %s (--lock-timeout): %s. Let that run finish, or wait longer with --lock-timeout; if it is gone, see `glance-manage db lock show`.",
 			le.Waited.Round(time.Second), describeLock(&le.Info))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return exit(130, "ERROR: interrupted while waiting for the migration lock; nothing was changed. Run `glance-manage %s` again.", commandName(cmd))
+		return exit(a.exitInterrupted(), "ERROR: interrupted while waiting for the migration lock; nothing was changed. Run `glance-manage %s` again.", commandName(cmd))
 	}
 	return exit(exitError, "ERROR: cannot take the migration lock: %v. Check that the database is writable by this user.", err)
 }
@@ -264,7 +264,7 @@ func (a *app) lockError(cmd *cobra.Command, err error) error {
 func (a *app) stopped(ctx context.Context, cmd *cobra.Command, s *session, _ error) error {
 	where := a.where(ctx, s)
 	again := "glance-manage " + commandName(cmd)
-	return exit(130, "ERROR: interrupted; stopped at a safe point %s and released the migration lock. Run `%s` again to finish.", where, again)
+	return exit(a.exitInterrupted(), "ERROR: interrupted; stopped at a safe point %s and released the migration lock. Run `%s` again to finish.", where, again)
 }
 
 // lost is the message of a run whose lock was broken or taken over

@@ -132,7 +132,7 @@ func (a *app) metadefsFail(err error, path, then string) error {
 	)
 	switch {
 	case errors.Is(err, context.Canceled):
-		return exit(130, "ERROR: interrupted. %s", then)
+		return exit(a.exitInterrupted(), "ERROR: interrupted. %s", then)
 	case errors.Is(err, metadefs.ErrNoFiles):
 		return exit(exitError, "ERROR: Json schema files not found in %s. Aborting. Give the directory of the *.json definition files with --path, or set [DEFAULT] metadata_source_path.", path)
 	case errors.As(err, &fe) && fe.Line == 0 && fe.File == path:
