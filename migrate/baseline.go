@@ -147,6 +147,17 @@ func (m *Migrator) baseline(ctx context.Context, rows []string, plan []*Revision
 		}
 		defer tx.Rollback() //nolint:errcheck // no-op after commit
 		q = tx
+		if err := m.fence(ctx, tx); err != nil {
+			return nil, true, err
+		}
+	}
+	// Without a transaction (MySQL) each statement commits by itself:
+	// confirm the lock before each.
+	guard := func() error {
+		if tx != nil {
+			return nil
+		}
+		return m.fence(ctx, conn)
 	}
 	idx := 0
 	exec := func(op schema.Op, stmts ...string) error {
@@ -155,6 +166,9 @@ func (m *Migrator) baseline(ctx context.Context, rows []string, plan []*Revision
 				return err
 			}
 			idx++
+			if err := guard(); err != nil {
+				return err
+			}
 			if _, err := q.ExecContext(ctx, s); err != nil {
 				return &StepError{Revision: rev.ID, Op: describe(op), SQL: s, Err: err}
 			}
@@ -166,7 +180,7 @@ func (m *Migrator) baseline(ctx context.Context, rows []string, plan []*Revision
 			return nil, true, err
 		}
 	}
-	if err := m.ensureVersionTable(ctx, q); err != nil {
+	if err := m.ensureVersionTable(ctx, q, guard); err != nil {
 		return nil, true, err
 	}
 	for _, op := range model.Ops() {

@@ -193,7 +193,8 @@ func (m *Migrator) RunData(ctx context.Context, maxRows int64, o Options) (chang
 // runData runs dm in batches, each in its own short transaction, until
 // it is complete or limit rows were changed (limit < 0: no limit). A
 // batch that fails on a deadlock, a lock wait timeout or a busy database
-// is rolled back and tried again after a backoff.
+// is rolled back and tried again after a backoff. Each batch confirms the
+// migration lock in its transaction first (Migrator.Fence).
 func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, o Options) (int64, error) {
 	batch, adaptive := o.DataBatch, o.DataBatch <= 0
 	if adaptive {
@@ -285,6 +286,10 @@ func (m *Migrator) dataBatch(ctx context.Context, dm *DataMigration, cursor stri
 	if err != nil {
 		return "", 0, 0, err
 	}
+	if err := m.fence(ctx, tx); err != nil {
+		tx.Rollback() //nolint:errcheck // the lock is what matters
+		return "", 0, time.Since(t0), err
+	}
 	next, c, err := dm.Batch(ctx, tx, m.Dialect, cursor, n)
 	if err != nil {
 		tx.Rollback() //nolint:errcheck // the batch error is what matters
@@ -306,6 +311,10 @@ func (m *Migrator) rangeBatch(ctx context.Context, dm *DataMigration, cursor str
 	tx, err := m.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return "", 0, 0, err
+	}
+	if err := m.fence(ctx, tx); err != nil {
+		tx.Rollback() //nolint:errcheck // the lock is what matters
+		return "", 0, time.Since(t0), err
 	}
 	c, err := dm.Apply(ctx, tx, m.Dialect, cursor, upper)
 	if err != nil {

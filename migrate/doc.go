@@ -77,7 +77,13 @@
 // # Concurrency and errors
 //
 // A Migrator is not safe for concurrent use; a Locker serializes runs
-// across processes and hosts with a lease row in the database. Errors
+// across processes and hosts with a lease row in the database. The lease
+// is a fencing token (Fence): with Migrator.Fence set, every step that
+// changes the database confirms it in the database first, inside the
+// step's transaction where it has one, and a run that lost its lock
+// stops with ErrLockLost. Breaking a live lease (Locker.Break) leaves a
+// tombstone that makes the next holder wait for the broken run to stop
+// (or for one lease). Errors
 // wrap a few sentinels for control flow (ErrUnknownRevision, ErrDowngrade,
 // ErrDataMigrationPending, ErrLocked, ...), matched with errors.Is, and
 // carry context in typed errors (RevisionError, DowngradeError,

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glance-manage/glance-manage/migrate/dialect"
@@ -191,6 +193,12 @@ const DefaultLockName = "glance-manage"
 // same host and its process is alive. A holder on the same host whose
 // process is gone (killed) is taken over at once.
 //
+// A lease alone cannot stop a holder that was paused past its lease, or
+// whose lease was broken, from writing afterwards: the Lease is also a
+// Fence, which the steps that change the database confirm first
+// (fence.go), and a broken lease is waited for by the next holder
+// (broken.go).
+//
 // A Locker is configuration only; Acquire returns the held Lease.
 type Locker struct {
 	DB      *sql.DB
@@ -202,6 +210,10 @@ type Locker struct {
 	// Waiting, when set, is called when Acquire finds the lock held: once,
 	// and again whenever the holder changes.
 	Waiting func(LockInfo)
+	// WaitingBroken, when set, is called while Acquire, having taken the
+	// lock, waits for a run whose lease was broken to stop (see
+	// broken.go): when the wait for it begins and when it ends.
+	WaitingBroken func(BrokenWait)
 }
 
 func (l *Locker) dialect() (LockDialect, error) {
@@ -356,29 +368,6 @@ func (l *Locker) Show(ctx context.Context) (*LockInfo, error) {
 	return info, err
 }
 
-// Break deletes the lock's lease whoever holds it, or only when its owner
-// token is owner (when owner is not ""), and returns what it deleted (nil
-// when there was nothing). The broken holder notices at its next
-// heartbeat and stops at a safe point.
-func (l *Locker) Break(ctx context.Context, owner string) (*LockInfo, error) {
-	info, err := l.Show(ctx)
-	if err != nil || info == nil {
-		return nil, err
-	}
-	if owner != "" && info.Owner != owner {
-		return nil, nil
-	}
-	res, err := l.DB.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE name = %s AND owner = %s",
-		LockTable, l.Dialect.Placeholder(1), l.Dialect.Placeholder(2)), l.name(), info.Owner)
-	if err != nil {
-		return nil, err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return nil, err
-	}
-	return info, nil
-}
-
 func newOwner() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
@@ -388,8 +377,10 @@ func newOwner() string {
 // Acquire takes the lock, waiting up to wait for a holder to release it
 // (wait < 0: without limit; 0: a single attempt). It returns a
 // *LockedError (errors.Is ErrLocked) when the lock stayed held, and
-// ctx's error when ctx ends first. The returned Lease renews itself until
-// Release.
+// ctx's error when ctx ends first. Having taken the lock, it waits for
+// any run whose lease was broken and may still be working (broken.go):
+// at most that run's lease, whatever wait says. The returned Lease renews
+// itself until Release.
 func (l *Locker) Acquire(ctx context.Context, wait time.Duration) (*Lease, error) {
 	d, err := l.dialect()
 	if err != nil {
@@ -414,12 +405,12 @@ func (l *Locker) Acquire(ctx context.Context, wait time.Duration) (*Lease, error
 		case info == nil:
 			var ok bool
 			if ok, err = l.tryInsert(ctx, d, owner); err == nil && ok {
-				return l.start(d, owner, created, nil), nil
+				return l.begin(ctx, d, owner, created, nil)
 			}
 		case info.Stale():
 			var took bool
 			if took, err = l.takeOver(ctx, d, owner, info, beat); err == nil && took {
-				return l.start(d, owner, created, info), nil
+				return l.begin(ctx, d, owner, created, info)
 			}
 		}
 		if err != nil {
@@ -467,8 +458,9 @@ func (l *Locker) Acquire(ctx context.Context, wait time.Duration) (*Lease, error
 }
 
 // Lease is a held lock. Its heartbeat renews it until Release; if the
-// lease is found broken or taken over, Lost is closed and the holder must
-// stop at its next safe point.
+// lease is found broken or taken over (by the heartbeat, or by a Fence
+// check), Lost is closed and the holder must stop at its next safe point:
+// its next Fence check fails anyway.
 type Lease struct {
 	l       *Locker
 	d       LockDialect
@@ -478,9 +470,21 @@ type Lease struct {
 	// was free.
 	TookOver *LockInfo
 
-	stop chan struct{}
-	done chan struct{}
-	lost chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	lost      chan struct{}
+	lostOnce  sync.Once
+	tokenMade atomic.Bool // Token was called (TokenFence)
+}
+
+// begin starts the lease just taken and waits for broken runs.
+func (l *Locker) begin(ctx context.Context, d LockDialect, owner string, created bool, old *LockInfo) (*Lease, error) {
+	s := l.start(d, owner, created, old)
+	if err := s.awaitBroken(ctx); err != nil {
+		_ = s.Release(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return s, nil
 }
 
 func (l *Locker) start(d LockDialect, owner string, created bool, old *LockInfo) *Lease {
@@ -516,7 +520,7 @@ func (s *Lease) heartbeat() {
 			ok, err = exists, terr
 		}
 		if err == nil && !ok {
-			close(s.lost)
+			s.markLost()
 			return
 		}
 		// An error (server briefly unreachable, busy file) is retried at
@@ -528,21 +532,22 @@ func (s *Lease) heartbeat() {
 func (s *Lease) renew(timeout time.Duration) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	now := s.d.NowMillis()
-	q := fmt.Sprintf("UPDATE %s SET heartbeat = %s, expires = %s + %s WHERE name = %s AND owner = %s",
-		LockTable, now, now, s.d.Placeholder(1), s.d.Placeholder(2), s.d.Placeholder(3))
-	res, err := s.l.DB.ExecContext(ctx, q, s.l.lease().Milliseconds(), s.l.name(), s.owner)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
+	n, err := s.renewOn(ctx, s.l.DB)
 	return n == 1, err
 }
 
 // Release stops the heartbeat and gives the lock up. When this lease
 // created the lock table and the database holds no other table (a
 // command refused on an empty database), the table is dropped so that
-// the database is left as it was found.
+// the database is left as it was found. It drops the lease's token table
+// if it made one (TokenFence).
+//
+// A lease that was lost (broken or taken over, found by the heartbeat,
+// by a Fence check or by Release itself) has nothing left to give up:
+// Release then acknowledges the break, removing the lease's tombstone
+// (see broken.go) so that the next holder need not wait for it, and
+// returns ErrLockLost. The caller must stop changing the database before
+// it calls Release.
 func (s *Lease) Release(ctx context.Context) error {
 	select {
 	case <-s.stop:
@@ -551,25 +556,44 @@ func (s *Lease) Release(ctx context.Context) error {
 	}
 	close(s.stop)
 	<-s.done
-	select {
-	case <-s.lost:
-		return nil // nothing of ours left to delete
-	default:
+	if s.tokenMade.Load() {
+		_ = s.l.dropToken(ctx, s.d, s.l.DB, s.owner)
 	}
-	if s.created {
-		// Only while the lease is still this one's: a stale lease taken
-		// over by another runner must not take the table with it.
-		info, _, err := s.l.read(ctx, s.d)
-		if err == nil && info != nil && info.Owner == s.owner {
-			tables, err := s.d.Tables(ctx, s.l.DB)
-			if err == nil && len(tables) == 1 && tables[0] == LockTable {
-				if _, err := s.l.DB.ExecContext(ctx, "DROP TABLE "+LockTable); err == nil {
-					return nil
+	if !s.isLost() {
+		if s.created {
+			// Only while the lease is still this one's: a stale lease taken
+			// over by another runner must not take the table with it.
+			info, _, err := s.l.read(ctx, s.d)
+			if err == nil && info != nil && info.Owner == s.owner {
+				tables, err := s.d.Tables(ctx, s.l.DB)
+				if err == nil && len(tables) == 1 && tables[0] == LockTable {
+					if _, err := s.l.DB.ExecContext(ctx, "DROP TABLE "+LockTable); err == nil {
+						return nil
+					}
 				}
 			}
 		}
+		res, err := s.l.DB.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE name = %s AND owner = %s",
+			LockTable, s.d.Placeholder(1), s.d.Placeholder(2)), s.l.name(), s.owner)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		s.markLost() // broken or taken over since the last renewal
 	}
-	_, err := s.l.DB.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE name = %s AND owner = %s",
-		LockTable, s.d.Placeholder(1), s.d.Placeholder(2)), s.l.name(), s.owner)
-	return err
+	if err := s.l.deleteTomb(ctx, s.d, s.l.DB, s.owner); err != nil {
+		return fmt.Errorf("%w (and its tombstone could not be removed: %v)", ErrLockLost, err)
+	}
+	return ErrLockLost
+}
+
+func (s *Lease) isLost() bool {
+	select {
+	case <-s.lost:
+		return true
+	default:
+		return false
+	}
 }

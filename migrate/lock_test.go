@@ -74,9 +74,10 @@ func TestLockLeaseAcrossHosts(t *testing.T) {
 			if err != nil || info == nil || info.Owner != lb.Owner() || !info.Local || !info.Alive {
 				t.Fatalf("show after takeover: %+v, %v", info, err)
 			}
-			// a's lease is gone: releasing it must not free b's.
-			if err := la.Release(ctx); err != nil {
-				t.Fatal(err)
+			// a's lease is gone: releasing it must not free b's, and
+			// says it was lost.
+			if err := la.Release(ctx); !errors.Is(err, migrate.ErrLockLost) {
+				t.Fatalf("release of the lease taken over: %v", err)
 			}
 			if info, _ := here.Show(ctx); info == nil || info.Owner != lb.Owner() {
 				t.Fatalf("the old holder's release freed the new lease: %+v", info)
@@ -94,8 +95,8 @@ func TestLockLeaseAcrossHosts(t *testing.T) {
 			case <-time.After(time.Minute):
 				t.Fatal("the broken lease never noticed")
 			}
-			if err := lb.Release(ctx); err != nil {
-				t.Fatal(err)
+			if err := lb.Release(ctx); !errors.Is(err, migrate.ErrLockLost) {
+				t.Fatalf("release of the broken lease: %v", err)
 			}
 			if info, err := here.Show(ctx); err != nil || info != nil {
 				t.Fatalf("lock after release: %+v, %v", info, err)

@@ -70,6 +70,19 @@ type Migrator struct {
 	// stops the run before the statement executes (tests use this to
 	// inject crashes).
 	Observe func(Event) error
+	// Fence, when set, is the run's migration lock (a *Lease): every
+	// step that changes the database first confirms it (see Fence), and
+	// a run that lost it stops with an error wrapping ErrLockLost. Steps
+	// report their Event before they confirm the lock.
+	Fence Fence
+}
+
+// fence confirms the lock on q (see Migrator.Fence).
+func (m *Migrator) fence(ctx context.Context, q dialect.Querier) error {
+	if m.Fence == nil {
+		return nil
+	}
+	return m.Fence.Check(ctx, q)
 }
 
 // Options tune one upgrade.
@@ -184,10 +197,17 @@ func less(pos map[string]int, a, b string) bool {
 // createVersionTable is alembic's DDL for its table.
 const createVersionTable = "CREATE TABLE " + VersionTable + " (\n\tversion_num VARCHAR(32) NOT NULL, \n\tCONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)\n)"
 
-func (m *Migrator) ensureVersionTable(ctx context.Context, q dialect.Querier) error {
+// ensureVersionTable creates the version table unless it exists; when it
+// does, guard (if set) confirms the lock first.
+func (m *Migrator) ensureVersionTable(ctx context.Context, q dialect.Querier, guard func() error) error {
 	ok, err := m.Dialect.TableExists(ctx, q, VersionTable)
 	if err != nil || ok {
 		return err
+	}
+	if guard != nil {
+		if err := guard(); err != nil {
+			return err
+		}
 	}
 	_, err = q.ExecContext(ctx, createVersionTable)
 	return err
@@ -333,14 +353,14 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 	if err != nil {
 		return err
 	}
-	seg := &segment{conn: conn, transactional: m.Dialect.TransactionalDDL(), on: on, timeout: lockTimeout(o)}
+	seg := &segment{conn: conn, transactional: m.Dialect.TransactionalDDL(), on: on, timeout: lockTimeout(o), fence: m.fence}
 	defer seg.close()
 	resumable := !seg.transactional || split
 	q, err := seg.q(ctx)
 	if err != nil {
 		return err
 	}
-	if err := m.ensureVersionTable(ctx, q); err != nil {
+	if err := m.ensureVersionTable(ctx, q, func() error { return seg.guard(ctx) }); err != nil {
 		return err
 	}
 	idx := 0
@@ -391,6 +411,14 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 					return err
 				}
 				idx++
+				if i == 0 {
+					// Outside a transaction (MySQL, NoTx): confirm the
+					// lock right before the statement. The forms that
+					// follow are the same statement, refused.
+					if err := seg.guard(ctx); err != nil {
+						return err
+					}
+				}
 				_, err := q.ExecContext(ctx, form)
 				if err == nil {
 					break
@@ -479,7 +507,10 @@ func (m *Migrator) Stamp(ctx context.Context, revs []string) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
-	if err := m.ensureVersionTable(ctx, tx); err != nil {
+	if err := m.fence(ctx, tx); err != nil {
+		return err
+	}
+	if err := m.ensureVersionTable(ctx, tx, nil); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM "+VersionTable); err != nil {
@@ -497,13 +528,24 @@ func (m *Migrator) Stamp(ctx context.Context, revs []string) error {
 // revision ids that were renamed upstream). It reports whether a row
 // changed.
 func (m *Migrator) RenameRows(ctx context.Context, from, to string) (bool, error) {
-	res, err := m.DB.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET version_num = %s WHERE version_num = %s",
+	tx, err := m.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	if err := m.fence(ctx, tx); err != nil {
+		return false, err
+	}
+	res, err := tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET version_num = %s WHERE version_num = %s",
 		VersionTable, m.Dialect.Placeholder(1), m.Dialect.Placeholder(2)), to, from)
 	if err != nil {
 		return false, err
 	}
 	n, err := res.RowsAffected()
-	return n > 0, err
+	if err != nil {
+		return false, err
+	}
+	return n > 0, tx.Commit()
 }
 
 // RenderSQL returns the statements an upgrade from rows to targets would

@@ -127,6 +127,25 @@ type segment struct {
 	on            dialect.Online
 	timeout       time.Duration
 	sessionSet    bool
+	// fence confirms the migration lock (Migrator.fence): at the start
+	// of every transaction, and by guard before a statement that runs
+	// outside one.
+	fence func(context.Context, dialect.Querier) error
+}
+
+// guard confirms the lock on the connection when no transaction is open
+// (the next statement commits by itself); an open transaction confirmed
+// it when it began.
+func (s *segment) guard(ctx context.Context) error {
+	if s.tx != nil || s.fence == nil {
+		return nil
+	}
+	if !s.transactional {
+		if _, err := s.q(ctx); err != nil { // session settings first (MySQL)
+			return err
+		}
+	}
+	return s.fence(ctx, s.conn)
 }
 
 // q returns where the next transactional statement runs, starting a
@@ -151,6 +170,11 @@ func (s *segment) q(ctx context.Context) (dialect.Querier, error) {
 	s.tx = tx
 	if s.on != nil {
 		if err := execAll(ctx, tx, s.on.SessionSQL(s.timeout)); err != nil {
+			return nil, err
+		}
+	}
+	if s.fence != nil {
+		if err := s.fence(ctx, tx); err != nil {
 			return nil, err
 		}
 	}
@@ -182,8 +206,16 @@ func (s *segment) versionTx(ctx context.Context) (*sql.Tx, error) {
 		return nil, err
 	}
 	tx, err := s.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
 	s.tx = tx
-	return tx, err
+	if s.fence != nil {
+		if err := s.fence(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	return tx, nil
 }
 
 // close rolls back what was not committed and undoes session settings.

@@ -25,6 +25,13 @@ import (
 // before any foreign key points at the shadow, the shadow and its
 // triggers are dropped and the copy starts again; from then on the run
 // goes forward (the shadow is complete and kept in step).
+//
+// Fencing (Migrator.Fence): every statement of the copy confirms the
+// lock right before it runs, each batch in its own transaction; the swap
+// also names the run's token table (TokenFence), so that a run whose lock
+// was broken cannot swap even if it was paused between its check and
+// the RENAME. A run that finds a copy left revokes the other runs'
+// tokens before it touches it.
 
 // ErrShadowMismatch: the shadow copy of a table did not hold the same
 // rows as the table when both were read in one snapshot; nothing was
@@ -68,17 +75,47 @@ func shadowWanted(o Options, on dialect.Online) bool {
 // exec runs statements in turn, each retried after a lock wait timeout
 // or a deadlock (with backoff, up to Options.LockRetries times) instead
 // of failing the revision: another attempt of the revision would begin
-// the copy again.
+// the copy again. Each attempt first confirms the migration lock on the
+// connection (Migrator.Fence): each statement commits by itself.
 func (r *shadowRun) exec(stmts ...string) error {
 	for _, s := range stmts {
 		if err := r.statement(s); err != nil {
 			return err
 		}
-		if err := r.retry(r.rev.ID, func() error { _, err := r.q.ExecContext(r.ctx, s); return err }); err != nil {
+		err := r.retry(r.rev.ID, func() error {
+			if err := r.m.fence(r.ctx, r.q); err != nil {
+				return err
+			}
+			_, err := r.q.ExecContext(r.ctx, s)
+			return err
+		})
+		if err != nil {
 			return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: s, Err: err}
 		}
 	}
 	return nil
+}
+
+// batch runs one copy statement in a transaction of its own that first
+// confirms the migration lock, so that a break either waits for the batch
+// or stops it (Fence); without a Fence, as one statement.
+func (r *shadowRun) batch(stmt string, args []any) (sql.Result, error) {
+	if r.m.Fence == nil {
+		return r.q.ExecContext(r.ctx, stmt, args...)
+	}
+	tx, err := r.q.BeginTx(r.ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	if err := r.m.fence(r.ctx, tx); err != nil {
+		return nil, err
+	}
+	res, err := tx.ExecContext(r.ctx, stmt, args...)
+	if err != nil {
+		return nil, err
+	}
+	return res, tx.Commit()
 }
 
 // statement reports s as the revision's next statement, a step of the
@@ -114,6 +151,17 @@ func (r *shadowRun) repoint(fk dialect.ForeignKey, to, name string) error {
 func (r *shadowRun) recover(table string) error {
 	if left, err := r.sh.ShadowLeft(r.ctx, r.q, table); err != nil || !left {
 		return err
+	}
+	// What is left may be a copy of a run that lost the lock: take its
+	// token away first, so that it can no longer swap (TokenFence).
+	if tf, ok := r.m.Fence.(TokenFence); ok {
+		drops, err := tf.Revoke(r.ctx, r.q)
+		if err != nil {
+			return err
+		}
+		if err := r.exec(drops...); err != nil {
+			return err
+		}
 	}
 	st, err := r.sh.ShadowState(r.ctx, r.q, table)
 	if err != nil {
@@ -220,7 +268,7 @@ func (r *shadowRun) copy(st *dialect.ShadowState) error {
 		var copied int64
 		err = r.retry(name, func() error {
 			t0 := time.Now()
-			res, err := r.q.ExecContext(r.ctx, stmt, args...)
+			res, err := r.batch(stmt, args)
 			took = time.Since(t0)
 			if err == nil {
 				copied, _ = res.RowsAffected()
@@ -294,8 +342,24 @@ func (r *shadowRun) swap(st *dialect.ShadowState) error {
 			return err
 		}
 	}
-	if err := r.exec(r.sh.ShadowSwap(st)...); err != nil {
+	// The swap names this run's token table (TokenFence): it renames
+	// the tables only while the lock is held, with no gap between the
+	// check and the act. Create the token, confirm the lock (exec does),
+	// swap, drop the token.
+	token, create, drop := "", "", ""
+	if tf, ok := r.m.Fence.(TokenFence); ok {
+		token, create, drop = tf.Token()
+		if err := r.exec(create); err != nil {
+			return err
+		}
+	}
+	if err := r.exec(r.sh.ShadowSwap(st, token)...); err != nil {
 		return err
+	}
+	if drop != "" {
+		if err := r.exec(drop); err != nil {
+			return err
+		}
 	}
 	st, err := r.sh.ShadowState(r.ctx, r.q, st.Table)
 	if err != nil {

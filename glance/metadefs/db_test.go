@@ -275,7 +275,7 @@ func TestExportRoundTrip(t *testing.T) {
 			if string(got) != want {
 				t.Errorf("Beta.json:\n got %s\nwant %s", got, want)
 			}
-			if err := metadefs.Unload(context.Background(), tdb.SQL, nil); err != nil {
+			if err := metadefs.Unload(context.Background(), tdb.SQL, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			for _, table := range metadefs.Tables {

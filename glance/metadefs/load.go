@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
@@ -52,6 +53,9 @@ type LoadOptions struct {
 	Now func() time.Time
 	// Log receives upstream's log lines.
 	Log func(msg string)
+	// Fence, when set, is the migration lock the load runs under: the
+	// load's transaction confirms it first (see migrate.Fence).
+	Fence migrate.Fence
 }
 
 // Upstream's messages for conflicting options, word for word.
@@ -105,6 +109,11 @@ func Load(ctx context.Context, db *sql.DB, d dialect.Dialect, defs []*Namespace,
 		return nil, &DBError{Err: err}
 	}
 	defer tx.Rollback()
+	if o.Fence != nil {
+		if err := o.Fence.Check(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	l := &loader{tx: tx, d: d, o: o}
 	res := &LoadResult{}
 	for _, ns := range defs {
@@ -314,7 +323,9 @@ var Tables = []string{"metadef_properties", "metadef_objects", "metadef_tags", "
 
 // Unload deletes every row of every metadef table (user-created
 // namespaces and resource types too, as upstream) in one transaction.
-func Unload(ctx context.Context, db *sql.DB, log func(string)) error {
+// With a fence (the migration lock it runs under, may be nil), the
+// transaction confirms the lock first (see migrate.Fence).
+func Unload(ctx context.Context, db *sql.DB, log func(string), fence migrate.Fence) error {
 	if log == nil {
 		log = func(string) {}
 	}
@@ -323,6 +334,11 @@ func Unload(ctx context.Context, db *sql.DB, log func(string)) error {
 		return &DBError{Err: err}
 	}
 	defer tx.Rollback()
+	if fence != nil {
+		if err := fence.Check(ctx, tx); err != nil {
+			return err
+		}
+	}
 	var done []string
 	for _, t := range Tables {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {

@@ -206,7 +206,7 @@ func TestAgainstReference(t *testing.T) {
 				t.Errorf("%d namespaces, want 33 shipped + 1 added", n)
 			}
 			reference("unload_metadefs")
-			if err := metadefs.Unload(context.Background(), ours.SQL, nil); err != nil {
+			if err := metadefs.Unload(context.Background(), ours.SQL, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			compareExact(t, "unload", ours, ref)

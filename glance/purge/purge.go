@@ -49,6 +49,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
@@ -94,6 +95,11 @@ type Options struct {
 	// for the whole database). The rows deleted and kept are the same as
 	// without it. For a database no service writes to.
 	NoYield bool
+	// Fence, when set, is the migration lock the purge runs under: each
+	// batch confirms it in its own transaction before it deletes (see
+	// migrate.Fence), and a purge that lost it stops with an error
+	// wrapping migrate.ErrLockLost.
+	Fence migrate.Fence
 }
 
 // Progress reports a table's purge as it goes.
@@ -218,6 +224,7 @@ func Cutoff(now time.Time, ageInDays int) time.Time {
 type purger struct {
 	d      dialect.Dialect
 	q      dialect.Querier
+	conn   *sql.Conn // q
 	o      Options
 	cutoff string
 	batch  int
@@ -246,7 +253,7 @@ func run(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options, list []t
 	}
 	defer conn.Close()
 	cut := Cutoff(o.Now, o.AgeInDays)
-	p := &purger{d: d, q: conn, o: o, cutoff: cut.Format(timeFormat), batch: min(DefaultBatchSize, o.BatchSize), target: BatchTarget}
+	p := &purger{d: d, q: conn, conn: conn, o: o, cutoff: cut.Format(timeFormat), batch: min(DefaultBatchSize, o.BatchSize), target: BatchTarget}
 	if d.Name() == "sqlite" {
 		restore, err := sqliteSession(ctx, conn)
 		if err != nil {
@@ -754,14 +761,35 @@ const sqliteWindow = 125 * time.Millisecond
 func (p *purger) execBatch(ctx context.Context, query string, args ...any) (sql.Result, time.Duration, error) {
 	if p.d.Name() != "sqlite" {
 		began := time.Now()
-		res, err := p.q.ExecContext(ctx, query, args...)
+		if p.o.Fence == nil {
+			res, err := p.q.ExecContext(ctx, query, args...)
+			return res, time.Since(began), err
+		}
+		// The DELETE and the confirmation of the lock in one
+		// transaction: a break waits for the batch, or stops it.
+		tx, err := p.conn.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer tx.Rollback() //nolint:errcheck // no-op after commit
+		if err := p.o.Fence.Check(ctx, tx); err != nil {
+			return nil, time.Since(began), err
+		}
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err == nil {
+			err = tx.Commit()
+		}
 		return res, time.Since(began), err
 	}
 	if _, err := p.q.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return nil, 0, err
 	}
 	began := time.Now()
-	res, err := p.q.ExecContext(ctx, query, args...)
+	var res sql.Result
+	err := p.fence(ctx)
+	if err == nil {
+		res, err = p.q.ExecContext(ctx, query, args...)
+	}
 	if err == nil {
 		_, err = p.q.ExecContext(ctx, "COMMIT")
 	}
@@ -772,6 +800,15 @@ func (p *purger) execBatch(ctx context.Context, query string, args ...any) (sql.
 		return nil, took, err
 	}
 	return res, took, nil
+}
+
+// fence confirms the migration lock on the purge's connection, inside
+// the batch's transaction (Options.Fence).
+func (p *purger) fence(ctx context.Context) error {
+	if p.o.Fence == nil {
+		return nil
+	}
+	return p.o.Fence.Check(ctx, p.q)
 }
 
 // adapt scales the batch by how far the last DELETE was from the target

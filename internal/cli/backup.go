@@ -117,7 +117,7 @@ func (a *app) backupFail(what string, err error) error {
 	var ce *backup.CommandError
 	switch {
 	case errors.Is(err, context.Canceled):
-		return exit(130, "ERROR: interrupted; nothing was changed by the %s.", what)
+		return exit(a.exitInterrupted(), "ERROR: interrupted; nothing was changed by the %s.", what)
 	case errors.As(err, &te):
 		return exit(exitError, "ERROR: cannot %s the database: %s is not installed; install the Debian package %s.", what, te.Tool, te.Package)
 	case errors.Is(err, backup.ErrExists):

@@ -27,6 +27,11 @@ type Env struct {
 	Argv0 string
 	// Terminal reports whether Stderr is a terminal (progress bars).
 	Terminal bool
+	// Signals, when set, delivers the signals that ask the run to stop
+	// (see signals.go): the first cancels it at a safe point, with an
+	// exit code of 128 + the signal's number; later ones do not end it
+	// sooner.
+	Signals <-chan os.Signal
 }
 
 // exitErr carries an exit code through cobra.
@@ -58,14 +63,15 @@ type app struct {
 	logh        *oslog.Handler
 	quietStderr bool
 	requestID   string
+	ctx         context.Context // the run's, cancelled with an *Interrupted cause by a signal
 }
 
 func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.out, format+"\n", args...) }
 func (a *app) logf(format string, args ...any)   { a.logLine(fmt.Sprintf(format, args...), "", 1) }
 
 // Run runs glance-manage with args (without the program name) and returns
-// the exit code. Cancelling ctx (SIGINT, SIGTERM) stops work at a safe
-// point.
+// the exit code. Cancelling ctx, or a signal from env.Signals, stops work
+// at a safe point.
 func Run(ctx context.Context, args []string, env Env) int {
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
@@ -74,6 +80,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 		env.Argv0 = "glance-manage"
 	}
 	a := &app{env: env, out: env.Stdout, errw: env.Stderr}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	a.ctx = ctx
+	if env.Signals != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go a.watchSignals(env.Signals, cancel, done)
+	}
 	// Upstream prints a short usage and exits 2 when called with nothing.
 	if len(args) == 0 {
 		a.printf("%s category action [<args>]", env.Argv0)

@@ -36,6 +36,13 @@ func (a *app) withDB(fn action) func(*cobra.Command, []string) error {
 		if err != nil {
 			return err
 		}
+		defer func() {
+			// Even a crash of the command gives the lock back first.
+			if r := recover(); r != nil {
+				_ = done(fmt.Errorf("panic: %v", r))
+				panic(r)
+			}
+		}()
 		return done(fn(ctx, s, args))
 	}
 }

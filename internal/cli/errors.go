@@ -26,7 +26,7 @@ func (a *app) fail(err error) error {
 	case errors.As(err, &ee):
 		return err
 	case errors.Is(err, context.Canceled):
-		return exit(130, "ERROR: interrupted; the database is at a consistent revision. Run `glance-manage db version` to see where it stopped and run the same command again to finish.")
+		return exit(a.exitInterrupted(), "ERROR: interrupted; the database is at a consistent revision. Run `glance-manage db version` to see where it stopped and run the same command again to finish.")
 	case errors.As(err, &de):
 		return exit(exitError, "ERROR: cannot move the database to %s: it is already at %s, and glance-manage does not downgrade. The way back is to restore the backup taken before the upgrade.",
 			de.Target, strings.Join(de.Current, ", "))

@@ -45,7 +45,7 @@ func assertHeadEverywhere(t *testing.T, g *testdb.Galera) {
 }
 
 func TestLockAcrossGaleraNodes(t *testing.T) {
-	testdb.GaleraURLs(t) // skips, or fails under CI=true, without a cluster
+	testdb.GaleraURLs(t)            // skips, or fails under CI=true, without a cluster
 	testdb.Require(t, testdb.MySQL) // the tool's MySQL paths are what runs
 	bin := buildTool(t)
 

@@ -180,10 +180,13 @@ func (a *app) takeLock(cmd *cobra.Command, s *session) (context.Context, func(er
 		}
 		a.logf("Waiting for the migration lock: %s. Waiting %s (--lock-timeout).", describeLock(&info), limit)
 	}
+	l.WaitingBroken = a.waitingBroken
 	lease, err := l.Acquire(ctx, wait)
 	if err != nil {
 		return nil, nil, a.lockError(cmd, err)
 	}
+	// Every change the command makes confirms the lock first (fencing).
+	s.mgr.Migrator.Fence, s.fence = lease, lease
 	if old := lease.TookOver; old != nil {
 		why := fmt.Sprintf("its lease expired %s ago", (-old.ExpiresIn).Round(time.Second))
 		if old.Gone() {
@@ -203,17 +206,44 @@ func (a *app) takeLock(cmd *cobra.Command, s *session) (context.Context, func(er
 		stopped := runCtx.Err() != nil
 		cause := context.Cause(runCtx)
 		cancel(nil)
+		s.mgr.Migrator.Fence, s.fence = nil, nil
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer rcancel()
+		// Release acknowledges a break (the next holder waits for that)
+		// and reports a lease lost at any point of the run.
+		rerr := lease.Release(rctx)
+		switch {
+		case errors.Is(rerr, migrate.ErrLockLost):
+			// Never exit 0 after the lock was broken, even when every
+			// change was made before the break: another run may be
+			// working by now.
+			return a.lost(rctx, cmd, s, err == nil)
+		case rerr != nil:
+			a.logf("WARNING: could not release the migration lock (%v); it expires by itself %s after the last heartbeat.", rerr, l.Lease)
+		}
 		if err != nil && stopped {
 			err = a.stopped(rctx, cmd, s, cause)
-		}
-		if rerr := lease.Release(rctx); rerr != nil {
-			a.logf("WARNING: could not release the migration lock (%v); it expires by itself %s after the last heartbeat.", rerr, l.Lease)
 		}
 		return err
 	}
 	return runCtx, done, nil
+}
+
+// waitingBroken reports the wait, after taking the lock, for a run whose
+// lock was broken (migrate.Locker.WaitingBroken).
+func (a *app) waitingBroken(w migrate.BrokenWait) {
+	who := w.Info.Holder.String()
+	switch w.State {
+	case migrate.BrokenWaiting:
+		a.logf("Waiting for the run whose migration lock was broken at %s (%s) to stop: it stops before its next change and says so. This run changes nothing until then, or until that run's lease has run out (in %s at most).",
+			w.Info.Heartbeat.Format("15:04:05 MST"), who, w.Info.ExpiresIn.Round(time.Second))
+	case migrate.BrokenStopped:
+		a.logf("The run whose migration lock was broken (%s) has stopped; continuing.", who)
+	case migrate.BrokenGone:
+		a.logf("The run whose migration lock was broken (%s) is gone: its process has ended; continuing.", who)
+	case migrate.BrokenExpired:
+		a.logf("WARNING: the run whose migration lock was broken (%s) did not say it stopped before its lease ran out; continuing (a run that lost its lock changes nothing more: each of its changes confirms the lock first).", who)
+	}
 }
 
 // lockError explains a lock that could not be taken.
@@ -224,24 +254,40 @@ func (a *app) lockError(cmd *cobra.Command, err error) error {
 		return exit(exitError, "ERROR: gave up waiting for the migration lock after %s (--lock-timeout): %s. Let that run finish, or wait longer with --lock-timeout; if it is gone, see `glance-manage db lock show`.",
 			le.Waited.Round(time.Second), describeLock(&le.Info))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return exit(130, "ERROR: interrupted while waiting for the migration lock; nothing was changed. Run `glance-manage %s` again.", commandName(cmd))
+		return exit(a.exitInterrupted(), "ERROR: interrupted while waiting for the migration lock; nothing was changed. Run `glance-manage %s` again.", commandName(cmd))
 	}
 	return exit(exitError, "ERROR: cannot take the migration lock: %v. Check that the database is writable by this user.", err)
 }
 
-// stopped is the message of a run stopped by a signal or a lost lock.
-func (a *app) stopped(ctx context.Context, cmd *cobra.Command, s *session, cause error) error {
-	where := "with the database at no revision yet"
-	if heads, err := s.mgr.Migrator.Heads(ctx); err != nil {
-		where = "(the revision could not be read: " + err.Error() + ")"
-	} else if len(heads) > 0 {
-		where = "with the database at revision(s) " + strings.Join(heads, ", ")
-	}
+// stopped is the message of a run stopped by a signal (or its caller's
+// cancellation); a lost lock is told by lost.
+func (a *app) stopped(ctx context.Context, cmd *cobra.Command, s *session, _ error) error {
+	where := a.where(ctx, s)
 	again := "glance-manage " + commandName(cmd)
-	if errors.Is(cause, migrate.ErrLockLost) {
-		return exit(exitError, "ERROR: lost the migration lock (it was broken, or taken over after its lease expired); stopped at a safe point %s. Make sure no other glance-manage runs (`glance-manage db lock show`), then run `%s` again.", where, again)
+	return exit(a.exitInterrupted(), "ERROR: interrupted; stopped at a safe point %s and released the migration lock. Run `%s` again to finish.", where, again)
+}
+
+// lost is the message of a run whose lock was broken or taken over
+// (finished: it had made all its changes by then).
+func (a *app) lost(ctx context.Context, cmd *cobra.Command, s *session, finished bool) error {
+	where := a.where(ctx, s)
+	if finished {
+		return exit(exitError, "ERROR: lost the migration lock (it was broken, or taken over after its lease expired) after this run's last change: it finished, %s, but another glance-manage may be running now. See `glance-manage db lock show`, then `glance-manage db check`.", where)
 	}
-	return exit(130, "ERROR: interrupted; stopped at a safe point %s and released the migration lock. Run `%s` again to finish.", where, again)
+	return exit(exitError, "ERROR: lost the migration lock (it was broken, or taken over after its lease expired); stopped before its next change, %s. Make sure no other glance-manage runs (`glance-manage db lock show`), then run `glance-manage %s` again.", where, commandName(cmd))
+}
+
+// where says which revision the database is at, for the messages of a
+// stopped run.
+func (a *app) where(ctx context.Context, s *session) string {
+	heads, err := s.mgr.Migrator.Heads(ctx)
+	switch {
+	case err != nil:
+		return "(the revision could not be read: " + err.Error() + ")"
+	case len(heads) == 0:
+		return "with the database at no revision yet"
+	}
+	return "with the database at revision(s) " + strings.Join(heads, ", ")
 }
 
 // describeLock renders a held lock for people.
@@ -286,6 +332,13 @@ func lockCommand(a *app) (*cobra.Command, *cobra.Command) {
 				return a.fail(err)
 			}
 			a.printLock(info)
+			broken, err := l.Broken(ctx)
+			if err != nil {
+				return a.fail(err)
+			}
+			for _, b := range broken {
+				a.printBroken(b)
+			}
 			return nil
 		}),
 	}
@@ -295,8 +348,12 @@ func lockCommand(a *app) (*cobra.Command, *cobra.Command) {
 		Use:   "break",
 		Short: "Remove the migration lock of a run that is gone",
 		Long: "Remove the migration lock of a run that is gone. A lock whose lease expired, or whose\n" +
-			"process is known to be gone, is removed; a live one only with --force. A run whose\n" +
-			"lock was broken stops at its next safe point.",
+			"process is known to be gone, is removed; a live one only with --force.\n\n" +
+			"A run whose lock was broken changes nothing more: each of its changes confirms the\n" +
+			"lock in the database first, so it stops before its next one and exits non-zero.\n" +
+			"Breaking a live lock leaves a record of it; the next run that takes the lock waits,\n" +
+			"before it touches anything, until the broken run has stopped (it removes the record)\n" +
+			"or its lease (30s by default) has run out, and says so.",
 		Args: cobra.NoArgs,
 		RunE: a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			l, err := a.locker(s, "")
@@ -324,7 +381,12 @@ func lockCommand(a *app) (*cobra.Command, *cobra.Command) {
 			if broken == nil {
 				return exit(exitError, "ERROR: the migration lock changed hands while breaking it. Run `glance-manage db lock show` again.")
 			}
-			a.printf("Broke the migration lock %s. If that run is still alive it stops at its next heartbeat; run its command again to finish the work.", describeLock(broken))
+			if broken.Stale() {
+				a.printf("Broke the migration lock %s. Run that run's command again to finish the work.", describeLock(broken))
+				return nil
+			}
+			a.printf("Broke the migration lock %s. That run stops before its next change; the next glance-manage run waits until it has stopped, or for up to %s (its lease), before it touches anything. Run that run's command again to finish the work.",
+				describeLock(broken), (broken.Silence + broken.ExpiresIn).Round(time.Second))
 			return nil
 		}),
 	}
@@ -352,4 +414,17 @@ func (a *app) printLock(info *migrate.LockInfo) {
 	if info.Stale() {
 		a.printf("The lock is stale: the next glance-manage run takes it over, or remove it with `glance-manage db lock break`.")
 	}
+}
+
+// printBroken describes a run whose lock was broken and that has not
+// said it stopped (migrate.Locker.Broken).
+func (a *app) printBroken(b migrate.LockInfo) {
+	state := fmt.Sprintf("the next run waits for it to stop, %s at most", b.ExpiresIn.Round(time.Second))
+	switch {
+	case b.Gone():
+		state = "its process is gone; the next run does not wait"
+	case b.Expired():
+		state = "its lease has run out; the next run does not wait"
+	}
+	a.printf("The migration lock of %s was broken at %s and that run has not said it stopped yet: %s.", b.Holder, b.Heartbeat.Format("2006-01-02 15:04:05 MST"), state)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/glance-manage/glance-manage/glance/metadefs"
+	"github.com/glance-manage/glance-manage/migrate"
 )
 
 func init() {
@@ -115,7 +116,7 @@ func (a *app) loadMetadefs(ctx context.Context, s *session, la loadArgs) error {
 		return err
 	}
 	la.opts.Log = a.info
-	if _, err := metadefs.Load(ctx, s.mgr.DB, s.mgr.Dialect, defs, la.opts); err != nil {
+	if _, err := metadefs.Load(ctx, s.mgr.DB, s.mgr.Dialect, defs, withFence(la.opts, s.fence)); err != nil {
 		return a.metadefsFail(err, path, "Nothing was loaded (the load is one transaction).")
 	}
 	return nil
@@ -131,7 +132,7 @@ func (a *app) metadefsFail(err error, path, then string) error {
 	)
 	switch {
 	case errors.Is(err, context.Canceled):
-		return exit(130, "ERROR: interrupted. %s", then)
+		return exit(a.exitInterrupted(), "ERROR: interrupted. %s", then)
 	case errors.Is(err, metadefs.ErrNoFiles):
 		return exit(exitError, "ERROR: Json schema files not found in %s. Aborting. Give the directory of the *.json definition files with --path, or set [DEFAULT] metadata_source_path.", path)
 	case errors.As(err, &fe) && fe.Line == 0 && fe.File == path:
@@ -163,7 +164,7 @@ func (a *app) unloadMetadefsCommands() (*cobra.Command, *cobra.Command) {
 				if err := a.metadefTablesExist(ctx, s); err != nil {
 					return err
 				}
-				if err := metadefs.Unload(ctx, s.mgr.DB, a.info); err != nil {
+				if err := metadefs.Unload(ctx, s.mgr.DB, a.info, s.fence); err != nil {
 					return a.metadefsFail(err, "", "Nothing was deleted (the unload is one transaction).")
 				}
 				return nil
@@ -226,4 +227,10 @@ func (a *app) exportMetadefsCommands() (*cobra.Command, *cobra.Command) {
 	}, nil)
 	legacy.Hidden = true
 	return cmd, legacy
+}
+
+// withFence returns o confirming fence (see metadefs.LoadOptions.Fence).
+func withFence(o metadefs.LoadOptions, fence migrate.Fence) metadefs.LoadOptions {
+	o.Fence = fence
+	return o
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/glance-manage/glance-manage/dburl"
 	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/internal/config"
+	"github.com/glance-manage/glance-manage/migrate"
 )
 
 // DefaultSQLiteFile is the database used when no configuration names one
@@ -23,6 +24,10 @@ type session struct {
 	cfg *config.Config
 	url *dburl.URL
 	mgr *glance.Manager
+	// fence is the migration lock the command holds (nil when it takes
+	// none), for the writers outside the migration engine (purge,
+	// metadefs); the engine has it as mgr.Migrator.Fence.
+	fence migrate.Fence
 }
 
 func (s *session) Close() { s.mgr.DB.Close() }

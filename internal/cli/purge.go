@@ -94,6 +94,7 @@ func (a *app) purge(ctx context.Context, s *session, images bool, age int, maxRo
 		NoYield:   noYield,
 		Log:       a.purgeLog(),
 		Progress:  a.purgeProgress(),
+		Fence:     s.fence,
 	}
 	run := purge.Rows
 	if images {
@@ -111,7 +112,7 @@ func (a *app) purge(ctx context.Context, s *session, images bool, age int, maxRo
 	case errors.As(err, &ae):
 		return exit(exitError, "%s", ae.Msg)
 	case errors.Is(err, context.Canceled):
-		return exit(130, "ERROR: interrupted; the rows deleted so far stay deleted (each batch is its own transaction). Run the same command again to continue.")
+		return exit(a.exitInterrupted(), "ERROR: interrupted; the rows deleted so far stay deleted (each batch is its own transaction). Run the same command again to continue.")
 	case err != nil:
 		return a.fail(err)
 	}

@@ -121,7 +121,11 @@ type Shadow interface {
 	// table to; the statements run on one connection and leave its
 	// settings as they were.
 	ShadowRepoint(fk ForeignKey, to, name string) []string
-	ShadowSwap(st *ShadowState) []string
+	// ShadowSwap renames the table and the shadow in one statement that
+	// changes all or nothing; when token is not "", the statement also
+	// renames that table to a temporary name and back, and so fails,
+	// changing nothing, when it does not exist (see migrate.TokenFence).
+	ShadowSwap(st *ShadowState, token string) []string
 	ShadowDropOld(st *ShadowState) []string
 }
 

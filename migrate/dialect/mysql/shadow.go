@@ -252,9 +252,16 @@ func (Dialect) ShadowRepoint(fk dialect.ForeignKey, to, name string) []string {
 	}
 }
 
-// ShadowSwap implements dialect.Shadow: one atomic RENAME.
-func (Dialect) ShadowSwap(st *dialect.ShadowState) []string {
-	return []string{fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", ident(st.Table), ident(st.Old), ident(st.Shadow), ident(st.Table))}
+// ShadowSwap implements dialect.Shadow: one atomic RENAME (MariaDB
+// renames every table of the list or, on an error such as a missing
+// table, none). The token, renamed to a temporary name (token + "_") and
+// back, makes the swap fail when it is gone.
+func (Dialect) ShadowSwap(st *dialect.ShadowState, token string) []string {
+	q := fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", ident(st.Table), ident(st.Old), ident(st.Shadow), ident(st.Table))
+	if token != "" {
+		q += fmt.Sprintf(", %s TO %s, %s TO %s", ident(token), ident(token+"_"), ident(token+"_"), ident(token))
+	}
+	return []string{q}
 }
 
 // ShadowDropOld implements dialect.Shadow.
