@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/glance-manage/glance-manage/internal/testdb"
 )
 
 type parseCase struct {
@@ -222,7 +224,8 @@ func TestRedacted(t *testing.T) {
 		"mysql+pymysql://glance:@controller/glance":                           "mysql+pymysql://glance:****@controller/glance",
 		"sqlite:////var/lib/glance/glance.sqlite":                             "sqlite:////var/lib/glance/glance.sqlite",
 		"postgresql://u:p%40ss@h/d?sslmode=require":                           "postgresql://u:****@h/d?sslmode=require",
-		"mysql+pymysql://u:a/b:c?d#e@h/db@x":                                  "mysql+pymysql://u:****@h/db@x",
+		"mysql+pymysql://u:a/b:c?d#e@h/db":                                    "mysql+pymysql://u:****@h/db",
+		"sqlite:////srv/glance@2/glance.sqlite":                               "sqlite:////srv/glance@2/glance.sqlite",
 	}
 	for in, want := range cases {
 		u, err := Parse(in)
@@ -251,6 +254,11 @@ func TestParseErrors(t *testing.T) {
 		{"glance:Secr3tPw@controller/glance", ErrUnsupportedScheme, "not a database URL", "Secr3tPw"},
 		{"mysql+pymysql://glance:p@ss@controller/glance", ErrMalformed, "percent-encode", "p@ss"},
 		{"mysql+pymysql://glance:Secr3t@Pw@controller/glance", ErrMalformed, "%40", "Secr3t@Pw"},
+		{"mysql+pymysql://glance:Qw7@host9/db@127.0.0.1/glance", ErrMalformed, `"mysql+pymysql://****@127.0.0.1/glance"`, "host9/db"},
+		{"mysql+pymysql://glance:Qw7@h9:x@127.0.0.1:3306/glance", ErrMalformed, "more than one '@'", "h9:x"},
+		{"postgresql://glance:Qw7@h9?x@127.0.0.1/glance", ErrMalformed, `"postgresql://****@127.0.0.1/glance"`, "h9?x"},
+		{"mysql://us/er:Secr3tPw@h/db", ErrMalformed, "more than one '@'", "Secr3tPw"},
+		{"oracle://glance:Qw7@host9/db@127.0.0.1/glance", ErrUnsupportedScheme, `"oracle://****@127.0.0.1/glance"`, "host9"},
 		{"mysql+pymysql://glance:Secr3tPw@controller:33o6/glance", ErrMalformed, "invalid port", "Secr3tPw"},
 		{"mysql+pymysql://glance:Secr3tPw@controller:0/glance", ErrMalformed, "invalid port", "Secr3tPw"},
 		{"mysql+pymysql://glance:Secr3tPw@controller:70000/glance", ErrMalformed, "invalid port", "Secr3tPw"},
@@ -575,6 +583,52 @@ func TestSupportedListNamesAllSchemes(t *testing.T) {
 		dialect, driver, _ := strings.Cut(s, "+")
 		if !strings.Contains(list, dialect) || driver != "" && !strings.Contains(list, "+"+driver) {
 			t.Errorf("supportedList() %q does not name %q", list, s)
+		}
+	}
+}
+
+// TestUnencodedPasswords: an operator's password written into the URL
+// unencoded (with '@', ':', '/', '%', '#', '?') never shows, not even a
+// piece of it, whether the URL is refused (an '@' in it: everything up to
+// the last '@' is hidden) or parsed and its server cannot be reached.
+func TestUnencodedPasswords(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, pw := range testdb.HostilePasswords {
+		for _, scheme := range []string{"mysql+pymysql", "postgresql", "mariadb"} {
+			raw := scheme + "://glance:" + pw + "@127.0.0.1:1/glance?connect_timeout=2"
+			t.Run(raw, func(t *testing.T) {
+				var shown []string
+				u, err := Parse(raw)
+				if err != nil {
+					var pe *ParseError
+					if !errors.As(err, &pe) {
+						t.Fatalf("Parse: %T %v", err, err)
+					}
+					if strings.Contains(pw, "@") && pe.URL != scheme+"://****@127.0.0.1:1/glance?connect_timeout=2" {
+						t.Errorf("ParseError.URL = %q", pe.URL)
+					}
+					shown = append(shown, err.Error(), pe.URL)
+				} else {
+					if strings.Contains(pw, "@") {
+						t.Fatalf("Parse accepted a URL with two '@': %v", u)
+					}
+					shown = append(shown, u.Redacted(), fmt.Sprintf("%v %#v", u, u))
+					db, err := Open(ctx, u)
+					if err == nil {
+						db.Close()
+						t.Fatal("Open succeeded")
+					}
+					shown = append(shown, err.Error())
+				}
+				for _, s := range shown {
+					for _, form := range []string{pw, pyUnquote(pw)} {
+						if piece := testdb.Leak(s, form); piece != "" {
+							t.Errorf("%q shows %q of the password %q", s, piece, pw)
+						}
+					}
+				}
+			})
 		}
 	}
 }

@@ -10,9 +10,15 @@
 // In detail:
 //
 //   - The userinfo ends at the first '@'. A password may therefore contain
-//     raw '/', ':', '?' and '#', but an '@' in it must be written %40 (an
-//     unencoded '@' is reported as an error rather than silently producing
-//     a wrong host). User name and password are percent-decoded (%XX), as
+//     raw '/', ':', '?' and '#', but an '@' in it must be written %40. A
+//     URL with an '@' after the userinfo (in the host, port, database or
+//     query) is refused as malformed, where SQLAlchemy would connect to
+//     the wrong host or database: it is most likely the tail of a password
+//     with an unencoded '@', so every message shows such a URL with
+//     everything up to its last '@' hidden ("mysql://****@host/glance").
+//     A database name or query value cannot contain a raw '@' for this
+//     reason (in a query value, write %40; SQLite paths are not affected).
+//     User name and password are percent-decoded (%XX), as
 //     Python's urllib.parse.unquote does: invalid escapes stay literal and
 //     '+' stays '+'. So p%40ss is "p@ss" and pw%40%25%2F%21%23%24%28%29 is
 //     "pw@%/!#$()". A '%' that is not followed by two hex digits is kept.
