@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -45,9 +46,10 @@ type URL struct {
 	// PostgreSQL socket directory (?host=/dir); "" otherwise.
 	Socket string
 
-	p        *parts
-	password string
-	mysqlCfg *mysql.Config // MySQL only
+	p          *parts
+	password   string
+	mysqlCfg   *mysql.Config // MySQL only
+	sqliteBusy time.Duration // SQLite only: the busy timeout
 }
 
 // Redacted returns the URL as written, with the password replaced by

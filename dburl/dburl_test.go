@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"modernc.org/sqlite"
 
 	"github.com/glance-manage/glance-manage/internal/testdb"
 )
@@ -36,7 +38,7 @@ var parseCases = []parseCase{
 	// SQLite
 	{name: "sqlite relative", in: "sqlite:///glance.sqlite", backend: SQLite, dialect: "sqlite", driver: "sqlite",
 		path: "glance.sqlite", database: "glance.sqlite",
-		dsnHas: []string{"file:glance.sqlite?", "_pragma=busy_timeout(10000)", "_pragma=foreign_keys(0)", "_txlock=immediate"}},
+		dsnHas: []string{"file:glance.sqlite?", "_pragma=busy_timeout(30000)", "_pragma=foreign_keys(0)", "_txlock=immediate"}},
 	{name: "sqlite relative subdir", in: "sqlite:///relative/path.db", backend: SQLite, dialect: "sqlite", driver: "sqlite",
 		path: "relative/path.db", database: "relative/path.db", dsnHas: []string{"file:relative/path.db?"}},
 	{name: "sqlite absolute", in: "sqlite:////var/lib/glance/glance.sqlite", backend: SQLite, dialect: "sqlite", driver: "sqlite",
@@ -339,8 +341,8 @@ func TestSQLiteForeignKeysOption(t *testing.T) {
 		if err := db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
 			t.Fatal(err)
 		}
-		if (fk == 1) != on || busy != 10000 {
-			t.Errorf("foreign_keys=%d busy_timeout=%d, want foreign_keys on=%v busy 10000", fk, busy, on)
+		if (fk == 1) != on || busy != 30000 {
+			t.Errorf("foreign_keys=%d busy_timeout=%d, want foreign_keys on=%v busy 30000", fk, busy, on)
 		}
 		if db.Stats().MaxOpenConnections != 1 {
 			t.Errorf("MaxOpenConnections = %d, want 1", db.Stats().MaxOpenConnections)
@@ -630,5 +632,70 @@ func TestUnencodedPasswords(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSQLiteBusy: behind another process's write transaction (the sqlite3
+// shell after BEGIN IMMEDIATE), a write says it waits, naming the file and
+// the process, and gives up after the busy timeout with a *BusyError that
+// says so; a read does not wait. Once the shell is gone the write goes
+// through.
+func TestSQLiteBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	u, err := Parse("sqlite:///" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	waits := make(chan BusyWait, 10)
+	db, err := Open(ctx, u, WithSQLiteBusyTimeout(2*time.Second), WithSQLiteBusyNotice(func(w BusyWait) { waits <- w }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE t (a INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	pid, release := testdb.HoldSQLiteWriteLock(t, path)
+
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM t").Scan(&n); err != nil {
+		t.Fatalf("a read behind a write transaction: %v", err)
+	}
+	_, err = db.ExecContext(ctx, "INSERT INTO t VALUES (1)")
+	var be *BusyError
+	if !errors.As(err, &be) || !errors.Is(err, ErrBusy) || !be.Timeout() {
+		t.Fatalf("insert: %T %v, want a *BusyError that timed out", err, err)
+	}
+	if be.Path != path || be.Limit != 2*time.Second || be.Waited < 2*time.Second {
+		t.Errorf("BusyError %+v", be)
+	}
+	if len(be.Holders) == 0 || be.Holders[0].PID != pid || !be.Holders[0].Write || be.Holders[0].Command != "sqlite3" {
+		t.Errorf("holders %+v, want sqlite3 (pid %d) with the write lock", be.Holders, pid)
+	}
+	for _, want := range []string{path, "another connection (pid " + strconv.Itoa(pid) + ", sqlite3) holds its write lock", "gave up after 2s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	select {
+	case w := <-waits:
+		if w.Path != path || !w.Writing() || w.Holders[0].PID != pid || w.Waited >= 2*time.Second {
+			t.Errorf("notice %+v", w)
+		}
+	default:
+		t.Error("no notice of the wait")
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		t.Error("the driver's error is not reachable")
+	}
+
+	release()
+	if _, err := db.ExecContext(ctx, "INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatalf("insert after the shell ended: %v", err)
+	}
+	if len(waits) != 0 {
+		t.Errorf("notices without a wait: %v", <-waits)
 	}
 }
