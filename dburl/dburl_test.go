@@ -673,7 +673,7 @@ func TestSQLiteBusy(t *testing.T) {
 	if len(be.Holders) == 0 || be.Holders[0].PID != pid || !be.Holders[0].Write || be.Holders[0].Command != "sqlite3" {
 		t.Errorf("holders %+v, want sqlite3 (pid %d) with the write lock", be.Holders, pid)
 	}
-	for _, want := range []string{path, "another connection (pid " + strconv.Itoa(pid) + ", sqlite3) holds its write lock", "gave up after 2s"} {
+	for _, want := range []string{path, "another connection (pid " + strconv.Itoa(pid) + ", sqlite3) holds its write lock", "; gave up after 2", "s (busy timeout 2s)"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

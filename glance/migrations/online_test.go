@@ -419,6 +419,10 @@ func TestInterruptedRevisionLeftovers(t *testing.T) {
 		if ok, err := m.Dialect.TableExists(ctx, m.DB, "_images_new"); err != nil || !ok && mariadb(t, m) {
 			t.Errorf("_images_new absent (%v): the shadow copy had begun", err)
 		}
+		var triggers int
+		if err := m.DB.QueryRow("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE '\\_images\\_shadow\\_%'").Scan(&triggers); err != nil || triggers != 3 && mariadb(t, m) {
+			t.Errorf("%d shadow triggers (%v), want 3: they keep the copy in step", triggers, err)
+		}
 		if h := heads(t, m); h != "mitaka02" {
 			t.Errorf("alembic_version = %s, want mitaka02", h)
 		}

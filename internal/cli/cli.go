@@ -10,8 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
+
+	"github.com/glance-manage/glance-manage/dburl"
+	"github.com/glance-manage/glance-manage/migrate"
 )
 
 // Version is the tool's version, printed by --version.
@@ -46,12 +50,26 @@ type app struct {
 	configDirs  []string
 	debug       bool
 	lockTimeout string
-	inPlace     bool // --in-place-rebuild
+	busyTimeout string   // --busy-timeout (waits.go)
+	ddlWait     string   // --ddl-wait (waits.go)
+	inPlace     bool     // --in-place-rebuild
+	command     string   // the command running ("db sync"), for messages
+	sess        *session // the open database, for messages after a failure
 	out, errw   io.Writer
+	mu          sync.Mutex // serializes output: notices come from other goroutines
 }
 
-func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.out, format+"\n", args...) }
-func (a *app) logf(format string, args ...any)   { fmt.Fprintf(a.errw, format+"\n", args...) }
+func (a *app) printf(format string, args ...any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	fmt.Fprintf(a.out, format+"\n", args...)
+}
+
+func (a *app) logf(format string, args ...any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	fmt.Fprintf(a.errw, format+"\n", args...)
+}
 
 // Run runs glance-manage with args (without the program name) and returns
 // the exit code. Cancelling ctx (SIGINT, SIGTERM) stops work at a safe
@@ -76,6 +94,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
+	if a.debug {
+		dburl.SetDriverLog(nil)
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -105,6 +126,12 @@ func (a *app) rootCommand() *cobra.Command {
 		Version:       Version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			a.command = commandName(cmd)
+			if a.debug {
+				dburl.SetDriverLog(func(line string) { a.logf("DEBUG [mysql] %s", line) })
+			}
+		},
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
@@ -113,6 +140,8 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringArrayVar(&a.configDirs, "config-dir", nil, "directory of *.conf files read after the config files (repeatable)")
 	pf.BoolVarP(&a.debug, "debug", "d", false, "print debugging output, including each SQL statement")
 	pf.StringVar(&a.lockTimeout, "lock-timeout", "", "how long to wait for another glance-manage run to finish (e.g. 30s, 5m)")
+	pf.StringVar(&a.busyTimeout, "busy-timeout", "", "SQLite: how long a statement waits for another connection's write lock on the database file before giving up (default: the URL's ?timeout=, else "+dburl.DefaultSQLiteBusyTimeout.String()+"; 0 does not wait)")
+	pf.StringVar(&a.ddlWait, "ddl-wait", "", "online DDL: how long in all a revision keeps retrying a statement that cannot get its table lock (behind a long transaction) before giving up and naming the sessions in the way (default "+migrate.DefaultLockWait.String()+"; 0 tries once)")
 	for _, f := range loggingFlags {
 		pf.String(f, "", "accepted for compatibility with oslo.log; ignored")
 		_ = pf.MarkHidden(f)

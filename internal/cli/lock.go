@@ -226,6 +226,9 @@ func (a *app) lockError(cmd *cobra.Command, err error) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return exit(130, "ERROR: interrupted while waiting for the migration lock; nothing was changed. Run `glance-manage %s` again.", commandName(cmd))
 	}
+	if e, ok := a.explainWait(err); ok {
+		return e // the database's own lock, a read-only file, a lost connection
+	}
 	return exit(exitError, "ERROR: cannot take the migration lock: %v. Check that the database is writable by this user.", err)
 }
 
