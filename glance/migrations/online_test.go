@@ -243,7 +243,7 @@ func TestLockTimeoutRetries(t *testing.T) {
 
 			holder, release := holdLock(t, m)
 			on := m.Dialect.(interface{ Retryable(error) bool })
-			for _, lo := range []migrate.Options{{LockRetries: -1}, {LockWait: -1}, {LockWait: 2500 * time.Millisecond}} {
+			for _, lo := range []migrate.Options{{LockRetries: -1}, {LockWait: -1}, {LockWait: 5 * time.Second}} {
 				lo.Online, lo.LockTimeout = true, o.LockTimeout
 				var rec statements
 				m.Migrator.Observe = rec.observe

@@ -131,7 +131,7 @@ func TestDDLWaitBounded(t *testing.T) {
 			mustCLI(t, db.URL, "db", "upgrade", "mitaka02")
 			id, release := holdImages(t, db)
 
-			_, stderr, code := runCLI(t, db.URL, "--ddl-wait", "3s", "db", "expand")
+			_, stderr, code := runCLI(t, db.URL, "--ddl-wait", "5s", "db", "expand")
 			if code != 1 {
 				t.Fatalf("exit %d, want 1:\n%s", code, stderr)
 			}
@@ -143,7 +143,7 @@ func TestDDLWaitBounded(t *testing.T) {
 				}
 				retries++
 				for _, w := range []string{"ALTER TABLE images could not get " + waited + " on images in time (another session holds one): attempt " + strconv.Itoa(retries+1) + " in ",
-					"; trying for at most 3s (--ddl-wait), "} {
+					"; trying for at most 5s (--ddl-wait), "} {
 					if !strings.Contains(l, w) {
 						t.Errorf("retry line lacks %q:\n%s", w, l)
 					}
@@ -168,7 +168,7 @@ func TestDDLWaitBounded(t *testing.T) {
 			}[b]
 			for _, w := range []string{
 				"ERROR: revision ocata_expand01: ALTER TABLE images could not get " + waited + " on images: gave up after " + strconv.Itoa(retries+1) + " attempt(s) in ",
-				"(--ddl-wait 3s).",
+				"(--ddl-wait 5s).",
 				fmt.Sprintf("session %d (%s, ", id, user), state, "transaction open ", "end it with `" + fmt.Sprintf(end, id) + "`",
 				kept, "End that session (or its transaction), or run `glance-manage db expand` again later.",
 			} {
