@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -69,6 +70,11 @@ func sqliteRestore(ctx context.Context, db *sql.DB, path string) error {
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
+		// dburl wraps the driver's connections (to watch its lock
+		// waits); the backup API is the driver's own.
+		if w, ok := dc.(interface{ Unwrap() driver.Conn }); ok {
+			dc = w.Unwrap()
+		}
 		r, ok := dc.(restorer)
 		if !ok {
 			return errors.New("backup: the SQLite driver offers no online backup API")

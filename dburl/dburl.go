@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -45,9 +46,10 @@ type URL struct {
 	// PostgreSQL socket directory (?host=/dir); "" otherwise.
 	Socket string
 
-	p        *parts
-	password string
-	mysqlCfg *mysql.Config // MySQL only
+	p          *parts
+	password   string
+	mysqlCfg   *mysql.Config // MySQL only
+	sqliteBusy time.Duration // SQLite only: the busy timeout
 }
 
 // Redacted returns the URL as written, with the password replaced by
@@ -128,7 +130,24 @@ type parts struct {
 	query   []queryParam
 }
 
+// strayAt reports whether an '@' follows the user information: the tail
+// of a password with an unencoded '@' ("u:Qw7@h9/db@host/glance" reads as
+// password "Qw7", host "h9", database "db@host/glance"), wherever it
+// lands: host, port, database or query. An SQLite URL has no user
+// information, and its path may hold an '@'.
+func (p *parts) strayAt() bool {
+	return (p.info.backend != SQLite || p.hasUser) && strings.Contains(p.after, "@")
+}
+
+// redacted shows the URL with its password (and password-like query
+// values) replaced by "****". When an '@' follows the user information,
+// everything up to the last '@' is hidden, user name included: which part
+// of it is the password cannot be known.
 func (p *parts) redacted() string {
+	if p.strayAt() {
+		after := p.after[strings.LastIndexByte(p.after, '@'):]
+		return escapeControls(p.scheme + "://****" + redactQuery(after))
+	}
 	var b strings.Builder
 	b.WriteString(p.scheme)
 	b.WriteString("://")
@@ -139,18 +158,7 @@ func (p *parts) redacted() string {
 		}
 		b.WriteByte('@')
 	}
-	after := p.after
-	// An unencoded '@' in a password leaves the password's tail in front
-	// of the host ("u:pa@ss@host" reads as password "pa", host
-	// "ss@host"): hide everything up to the host's last '@'.
-	hostEnd := strings.IndexAny(after, "/?")
-	if hostEnd < 0 {
-		hostEnd = len(after)
-	}
-	if at := strings.LastIndex(after[:hostEnd], "@"); at >= 0 {
-		after = "****" + after[at:]
-	}
-	b.WriteString(redactQuery(after))
+	b.WriteString(redactQuery(p.after))
 	return escapeControls(b.String())
 }
 
@@ -222,6 +230,12 @@ func parse(raw string, extra []queryParam, o openOptions) (*URL, error) {
 	fail := func(reason string) (*URL, error) {
 		return nil, &ParseError{URL: p.redacted(), Reason: reason, Err: ErrMalformed}
 	}
+	if p.strayAt() {
+		// Refused rather than parsed as SQLAlchemy does (which connects
+		// to the wrong server, or names a database that does not exist).
+		// The reason names no part of the URL: all of it may be password.
+		return fail("the URL has more than one '@': percent-encode an '@' in the user name or password as %40")
+	}
 
 	// Host: "[ipv6]" or a name without '/', ':' or '?'.
 	if strings.HasPrefix(rest, "[") {
@@ -267,10 +281,6 @@ func parse(raw string, extra []queryParam, o openOptions) (*URL, error) {
 	}
 	if rest != "" {
 		return fail("unexpected text after the host part")
-	}
-	if strings.Contains(p.host, "@") {
-		// Never echo the host here: it holds the tail of the password.
-		return fail("host contains '@': percent-encode an '@' in the user name or password as %40")
 	}
 	if strings.ContainsAny(p.host, "[] \t") {
 		return fail("invalid host")
@@ -416,8 +426,9 @@ func redactQuery(after string) string {
 
 // conservativeRedact hides everything that could be a password in a string
 // whose structure is not known (the URL failed to parse): the span between
-// the first ':' of the part after "scheme://" and the last '@'. It may hide
-// more than the password, never less.
+// the first ':' of the part after "scheme://" and the last '@', or all of
+// it up to the last '@' when there are several. It may hide more than the
+// password, never less.
 func conservativeRedact(s string) string {
 	start := 0
 	if i := strings.Index(s, "://"); i >= 0 {
@@ -425,7 +436,10 @@ func conservativeRedact(s string) string {
 	}
 	rest := s[start:]
 	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-		if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
+		if strings.IndexByte(rest[:at], '@') >= 0 {
+			// Several '@': the user name may hold part of the password.
+			rest = "****" + rest[at:]
+		} else if c := strings.IndexByte(rest[:at], ':'); c >= 0 {
 			rest = rest[:c+1] + "****" + rest[at:]
 		}
 	}

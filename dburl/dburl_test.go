@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"modernc.org/sqlite"
+
+	"github.com/glance-manage/glance-manage/internal/testdb"
 )
 
 type parseCase struct {
@@ -34,7 +38,7 @@ var parseCases = []parseCase{
 	// SQLite
 	{name: "sqlite relative", in: "sqlite:///glance.sqlite", backend: SQLite, dialect: "sqlite", driver: "sqlite",
 		path: "glance.sqlite", database: "glance.sqlite",
-		dsnHas: []string{"file:glance.sqlite?", "_pragma=busy_timeout(10000)", "_pragma=foreign_keys(0)", "_txlock=immediate"}},
+		dsnHas: []string{"file:glance.sqlite?", "_pragma=busy_timeout(30000)", "_pragma=foreign_keys(0)", "_txlock=immediate"}},
 	{name: "sqlite relative subdir", in: "sqlite:///relative/path.db", backend: SQLite, dialect: "sqlite", driver: "sqlite",
 		path: "relative/path.db", database: "relative/path.db", dsnHas: []string{"file:relative/path.db?"}},
 	{name: "sqlite absolute", in: "sqlite:////var/lib/glance/glance.sqlite", backend: SQLite, dialect: "sqlite", driver: "sqlite",
@@ -222,7 +226,8 @@ func TestRedacted(t *testing.T) {
 		"mysql+pymysql://glance:@controller/glance":                           "mysql+pymysql://glance:****@controller/glance",
 		"sqlite:////var/lib/glance/glance.sqlite":                             "sqlite:////var/lib/glance/glance.sqlite",
 		"postgresql://u:p%40ss@h/d?sslmode=require":                           "postgresql://u:****@h/d?sslmode=require",
-		"mysql+pymysql://u:a/b:c?d#e@h/db@x":                                  "mysql+pymysql://u:****@h/db@x",
+		"mysql+pymysql://u:a/b:c?d#e@h/db":                                    "mysql+pymysql://u:****@h/db",
+		"sqlite:////srv/glance@2/glance.sqlite":                               "sqlite:////srv/glance@2/glance.sqlite",
 	}
 	for in, want := range cases {
 		u, err := Parse(in)
@@ -251,6 +256,11 @@ func TestParseErrors(t *testing.T) {
 		{"glance:Secr3tPw@controller/glance", ErrUnsupportedScheme, "not a database URL", "Secr3tPw"},
 		{"mysql+pymysql://glance:p@ss@controller/glance", ErrMalformed, "percent-encode", "p@ss"},
 		{"mysql+pymysql://glance:Secr3t@Pw@controller/glance", ErrMalformed, "%40", "Secr3t@Pw"},
+		{"mysql+pymysql://glance:Qw7@host9/db@127.0.0.1/glance", ErrMalformed, `"mysql+pymysql://****@127.0.0.1/glance"`, "host9/db"},
+		{"mysql+pymysql://glance:Qw7@h9:x@127.0.0.1:3306/glance", ErrMalformed, "more than one '@'", "h9:x"},
+		{"postgresql://glance:Qw7@h9?x@127.0.0.1/glance", ErrMalformed, `"postgresql://****@127.0.0.1/glance"`, "h9?x"},
+		{"mysql://us/er:Secr3tPw@h/db", ErrMalformed, "more than one '@'", "Secr3tPw"},
+		{"oracle://glance:Qw7@host9/db@127.0.0.1/glance", ErrUnsupportedScheme, `"oracle://****@127.0.0.1/glance"`, "host9"},
 		{"mysql+pymysql://glance:Secr3tPw@controller:33o6/glance", ErrMalformed, "invalid port", "Secr3tPw"},
 		{"mysql+pymysql://glance:Secr3tPw@controller:0/glance", ErrMalformed, "invalid port", "Secr3tPw"},
 		{"mysql+pymysql://glance:Secr3tPw@controller:70000/glance", ErrMalformed, "invalid port", "Secr3tPw"},
@@ -331,8 +341,8 @@ func TestSQLiteForeignKeysOption(t *testing.T) {
 		if err := db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
 			t.Fatal(err)
 		}
-		if (fk == 1) != on || busy != 10000 {
-			t.Errorf("foreign_keys=%d busy_timeout=%d, want foreign_keys on=%v busy 10000", fk, busy, on)
+		if (fk == 1) != on || busy != 30000 {
+			t.Errorf("foreign_keys=%d busy_timeout=%d, want foreign_keys on=%v busy 30000", fk, busy, on)
 		}
 		if db.Stats().MaxOpenConnections != 1 {
 			t.Errorf("MaxOpenConnections = %d, want 1", db.Stats().MaxOpenConnections)
@@ -576,5 +586,116 @@ func TestSupportedListNamesAllSchemes(t *testing.T) {
 		if !strings.Contains(list, dialect) || driver != "" && !strings.Contains(list, "+"+driver) {
 			t.Errorf("supportedList() %q does not name %q", list, s)
 		}
+	}
+}
+
+// TestUnencodedPasswords: an operator's password written into the URL
+// unencoded (with '@', ':', '/', '%', '#', '?') never shows, not even a
+// piece of it, whether the URL is refused (an '@' in it: everything up to
+// the last '@' is hidden) or parsed and its server cannot be reached.
+func TestUnencodedPasswords(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, pw := range testdb.HostilePasswords {
+		for _, scheme := range []string{"mysql+pymysql", "postgresql", "mariadb"} {
+			raw := scheme + "://glance:" + pw + "@127.0.0.1:1/glance?connect_timeout=2"
+			t.Run(raw, func(t *testing.T) {
+				var shown []string
+				u, err := Parse(raw)
+				if err != nil {
+					var pe *ParseError
+					if !errors.As(err, &pe) {
+						t.Fatalf("Parse: %T %v", err, err)
+					}
+					if strings.Contains(pw, "@") && pe.URL != scheme+"://****@127.0.0.1:1/glance?connect_timeout=2" {
+						t.Errorf("ParseError.URL = %q", pe.URL)
+					}
+					shown = append(shown, err.Error(), pe.URL)
+				} else {
+					if strings.Contains(pw, "@") {
+						t.Fatalf("Parse accepted a URL with two '@': %v", u)
+					}
+					shown = append(shown, u.Redacted(), fmt.Sprintf("%v %#v", u, u))
+					db, err := Open(ctx, u)
+					if err == nil {
+						db.Close()
+						t.Fatal("Open succeeded")
+					}
+					shown = append(shown, err.Error())
+				}
+				for _, s := range shown {
+					for _, form := range []string{pw, pyUnquote(pw)} {
+						if piece := testdb.Leak(s, form); piece != "" {
+							t.Errorf("%q shows %q of the password %q", s, piece, pw)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestSQLiteBusy: behind another process's write transaction (the sqlite3
+// shell after BEGIN IMMEDIATE), a write says it waits, naming the file and
+// the process, and gives up after the busy timeout with a *BusyError that
+// says so; a read does not wait. Once the shell is gone the write goes
+// through.
+func TestSQLiteBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	u, err := Parse("sqlite:///" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	waits := make(chan BusyWait, 10)
+	db, err := Open(ctx, u, WithSQLiteBusyTimeout(2*time.Second), WithSQLiteBusyNotice(func(w BusyWait) { waits <- w }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE t (a INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	pid, release := testdb.HoldSQLiteWriteLock(t, path)
+
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM t").Scan(&n); err != nil {
+		t.Fatalf("a read behind a write transaction: %v", err)
+	}
+	_, err = db.ExecContext(ctx, "INSERT INTO t VALUES (1)")
+	var be *BusyError
+	if !errors.As(err, &be) || !errors.Is(err, ErrBusy) || !be.Timeout() {
+		t.Fatalf("insert: %T %v, want a *BusyError that timed out", err, err)
+	}
+	if be.Path != path || be.Limit != 2*time.Second || be.Waited < 2*time.Second {
+		t.Errorf("BusyError %+v", be)
+	}
+	if len(be.Holders) == 0 || be.Holders[0].PID != pid || !be.Holders[0].Write || be.Holders[0].Command != "sqlite3" {
+		t.Errorf("holders %+v, want sqlite3 (pid %d) with the write lock", be.Holders, pid)
+	}
+	for _, want := range []string{path, "another connection (pid " + strconv.Itoa(pid) + ", sqlite3) holds its write lock", "; gave up after 2", "s (busy timeout 2s)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	select {
+	case w := <-waits:
+		if w.Path != path || !w.Writing() || w.Holders[0].PID != pid || w.Waited >= 2*time.Second {
+			t.Errorf("notice %+v", w)
+		}
+	default:
+		t.Error("no notice of the wait")
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		t.Error("the driver's error is not reachable")
+	}
+
+	release()
+	if _, err := db.ExecContext(ctx, "INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatalf("insert after the shell ended: %v", err)
+	}
+	if len(waits) != 0 {
+		t.Errorf("notices without a wait: %v", <-waits)
 	}
 }

@@ -10,9 +10,15 @@
 // In detail:
 //
 //   - The userinfo ends at the first '@'. A password may therefore contain
-//     raw '/', ':', '?' and '#', but an '@' in it must be written %40 (an
-//     unencoded '@' is reported as an error rather than silently producing
-//     a wrong host). User name and password are percent-decoded (%XX), as
+//     raw '/', ':', '?' and '#', but an '@' in it must be written %40. A
+//     URL with an '@' after the userinfo (in the host, port, database or
+//     query) is refused as malformed, where SQLAlchemy would connect to
+//     the wrong host or database: it is most likely the tail of a password
+//     with an unencoded '@', so every message shows such a URL with
+//     everything up to its last '@' hidden ("mysql://****@host/glance").
+//     A database name or query value cannot contain a raw '@' for this
+//     reason (in a query value, write %40; SQLite paths are not affected).
+//     User name and password are percent-decoded (%XX), as
 //     Python's urllib.parse.unquote does: invalid escapes stay literal and
 //     '+' stays '+'. So p%40ss is "p@ss" and pw%40%25%2F%21%23%24%28%29 is
 //     "pw@%/!#$()". A '%' that is not followed by two hex digits is kept.
@@ -38,10 +44,11 @@
 // The scheme sqlite+pysqlite is accepted too. The URL may not have a user,
 // password, host or port (sqlite://glance.db, with two slashes, is an
 // error). Driver "sqlite" (modernc.org/sqlite); the DSN is a file: URI with
-// the path percent-encoded, busy_timeout 10000 ms, foreign_keys off (the
-// upstream migrations run with foreign keys off; see WithSQLiteForeignKeys)
-// and _txlock=immediate. Query options: timeout (seconds, sets
-// busy_timeout); check_same_thread, cached_statements, detect_types and
+// the path percent-encoded, busy_timeout DefaultSQLiteBusyTimeout (30 s),
+// foreign_keys off (the upstream migrations run with foreign keys off; see
+// WithSQLiteForeignKeys) and _txlock=immediate. Query options: timeout
+// (seconds, sets busy_timeout; WithSQLiteBusyTimeout overrides it);
+// check_same_thread, cached_statements, detect_types and
 // isolation_level are accepted and ignored (they only shape Python's
 // sqlite3 module); uri and anything else is an error.
 //
@@ -94,10 +101,25 @@
 // # Opening
 //
 // Open rebuilds the DSN with its options (WithMySQLSQLMode,
-// WithSQLiteForeignKeys, WithConnectionParameters), opens a small pool (one
-// connection for SQLite, four otherwise) and pings it. Failures are
-// *ConnectError values whose text is scrubbed of the password and which
-// match ErrAuth or ErrUnreachable under errors.Is when the cause is known.
-// Open does not retry; oslo.db's max_retries/retry_interval are the
-// caller's business.
+// WithSQLiteForeignKeys, WithSQLiteBusyTimeout, WithConnectionParameters),
+// opens a small pool (one connection for SQLite, four otherwise) and pings
+// it. Failures are *ConnectError values whose text is scrubbed of the
+// password and which match ErrAuth or ErrUnreachable under errors.Is when
+// the cause is known (an SQLite file that cannot be created in its
+// directory is a *ReadOnlyError). Open does not retry; oslo.db's
+// max_retries/retry_interval are the caller's business.
+//
+// # Waits and failures in use
+//
+// SQLite connections are wrapped (see sqlitewatch.go): a call that waits
+// for another connection's lock on the file is reported after
+// BusyNoticeAfter with the process holding it (WithSQLiteBusyNotice, from
+// /proc/locks), and fails after the busy timeout with a *BusyError
+// (ErrBusy) naming the file, the holder and the time waited; a write the
+// file system refuses is a *ReadOnlyError (ErrReadOnly) naming the file or
+// the directory where SQLite cannot create its journal. ConnectionLost
+// recognises the errors of a connection the server closed or dropped
+// while in use (MySQL KILL, pg_terminate_backend, a restart). The MySQL
+// driver's own log lines go to SetDriverLog's function, by default
+// nowhere.
 package dburl

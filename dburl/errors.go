@@ -1,9 +1,17 @@
 package dburl
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Sentinel errors. Use errors.Is to test for them.
@@ -111,3 +119,64 @@ func oneLine(s string) string {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// ErrConnectionLost matches the errors ConnectionLost recognises.
+var ErrConnectionLost = errors.New("dburl: the database server closed or dropped the connection")
+
+// ConnectionLost reports whether err says that the server closed or
+// dropped the connection while it was in use: the session was killed
+// (MySQL KILL, PostgreSQL pg_terminate_backend), the server shut down or
+// restarted, or the network between failed. Work in flight on that
+// connection was not committed; other connections of the pool are opened
+// anew.
+func ConnectionLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrConnectionLost) || errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1927, 1053, 2006, 2013: // ER_CONNECTION_KILLED, ER_SERVER_SHUTDOWN, CR_SERVER_GONE_ERROR, CR_SERVER_LOST
+			return true
+		}
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// admin_shutdown, crash_shutdown, cannot_connect_now,
+		// idle_session_timeout; class 08: connection exceptions.
+		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" || pe.Code == "57P05" || strings.HasPrefix(pe.Code, "08")
+	}
+	// pgx reports a connection it closed after a fatal error as text.
+	return strings.HasSuffix(err.Error(), "conn closed")
+}
+
+// driverLog receives the MySQL driver's own log lines (see SetDriverLog).
+var driverLog atomic.Pointer[func(string)]
+
+// SetDriverLog sends the log lines the MySQL driver writes by itself
+// (such as "packets.go:58 unexpected EOF" when a connection drops) to fn;
+// nil, the default, discards them: the error the query returns says what
+// happened, and the driver would write to the process's stderr.
+func SetDriverLog(fn func(string)) {
+	if fn == nil {
+		driverLog.Store(nil)
+		return
+	}
+	driverLog.Store(&fn)
+}
+
+type mysqlLogger struct{}
+
+func (mysqlLogger) Print(v ...any) {
+	if fn := driverLog.Load(); fn != nil {
+		(*fn)(strings.TrimSpace(fmt.Sprint(v...)))
+	}
+}
+
+func init() { _ = mysql.SetLogger(mysqlLogger{}) }

@@ -36,6 +36,7 @@ func FuzzParse(f *testing.F) {
 		"mysql+pymysql://glance:Secr3tPw@controller/glance?password=0therSecret", "sqlite://glance.sqlite",
 		"mysql+pymysql://glance:Secr3tPw@[::1/glance", "glance:Secr3tPw@controller/glance",
 		"mysql+pymysql://gl%3Aance:Secr3tPw@controller/glance", "mysql://u:p%zz%4@h/d?charset=utf8&charset=utf8",
+		"mysql+pymysql://glance:Qw7@host9/db@127.0.0.1/glance", "postgresql://u:Se@cr:3t?Pw@h/d",
 	} {
 		f.Add(s)
 	}
@@ -74,8 +75,28 @@ func FuzzParse(f *testing.F) {
 			return true
 		}
 
+		// With several '@' after the user information, the password may
+		// run up to the last one: nothing of that span may show.
+		var span string
+		if i := strings.Index(trimmed, "://"); i >= 0 {
+			rest := trimmed[i+3:]
+			last := strings.LastIndexByte(rest, '@')
+			if c := strings.IndexByte(rest, ':'); c >= 0 && strings.Count(rest, "@") >= 2 && c < last &&
+				!strings.HasPrefix(strings.ToLower(trimmed), "sqlite") {
+				if sp := rest[c+1 : last]; len(sp) >= 8 && !strings.Contains(rest[last:], sp) {
+					span = sp
+				}
+			}
+		}
+		if span != "" && err == nil {
+			t.Errorf("Parse(%q) accepted a URL with several '@'", in)
+		}
+
 		if err != nil {
 			msg := err.Error()
+			if span != "" && strings.Contains(msg, span) {
+				t.Errorf("Parse(%q): error %q shows %q, which may be the password", in, msg, span)
+			}
 			if !strings.HasPrefix(msg, "dburl: ") {
 				t.Errorf("error %q lacks the prefix", msg)
 			}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -21,13 +22,31 @@ import (
 type OpenOption func(*openOptions)
 
 type openOptions struct {
-	sqlMode    string
-	sqliteFK   bool
-	connParams string
+	sqlMode     string
+	sqliteFK    bool
+	connParams  string
+	sqliteBusy  time.Duration // < 0: the URL's ?timeout=, or the default
+	sqliteWaits func(BusyWait)
 }
 
 func defaultOpenOptions() openOptions {
-	return openOptions{sqlMode: DefaultMySQLSQLMode}
+	return openOptions{sqlMode: DefaultMySQLSQLMode, sqliteBusy: -1}
+}
+
+// WithSQLiteBusyTimeout sets how long a statement on an SQLite database
+// waits for another connection's lock before it fails with a *BusyError
+// (SQLite's busy timeout), in place of the URL's ?timeout= and
+// DefaultSQLiteBusyTimeout; 0 does not wait. Ignored for other backends.
+func WithSQLiteBusyTimeout(d time.Duration) OpenOption {
+	return func(o *openOptions) { o.sqliteBusy = max(d, 0) }
+}
+
+// WithSQLiteBusyNotice makes Open's SQLite connections call fn when a call
+// has waited BusyNoticeAfter and another process holds a lock it waits
+// for (read from /proc/locks): once per call, from another goroutine (the
+// calls are serialized). Ignored for other backends and in memory.
+func WithSQLiteBusyNotice(fn func(BusyWait)) OpenOption {
+	return func(o *openOptions) { o.sqliteWaits = fn }
 }
 
 // WithMySQLSQLMode sets the session sql_mode of MySQL connections (oslo.db's
@@ -110,9 +129,17 @@ func Open(ctx context.Context, u *URL, opts ...OpenOption) (*sql.DB, error) {
 		db.SetMaxIdleConns(maxOpenConns)
 		db.SetConnMaxLifetime(connMaxLifetime)
 	default:
-		if db, err = sql.Open(v.Driver, v.DSN); err != nil {
+		base, err := sqlite.NewConnector(v.DSN)
+		if err != nil {
 			return nil, newConnectError(v, err)
 		}
+		w := &sqliteWatch{timeout: v.sqliteBusy, notice: o.sqliteWaits}
+		if v.Path != "" {
+			if w.path, err = filepath.Abs(v.Path); err != nil {
+				return nil, newConnectError(v, err)
+			}
+		}
+		db = sql.OpenDB(&sqliteConnector{base: base, w: w})
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
 		db.SetConnMaxLifetime(0)
@@ -120,6 +147,10 @@ func Open(ctx context.Context, u *URL, opts ...OpenOption) (*sql.DB, error) {
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
+		var ro *ReadOnlyError
+		if errors.As(err, &ro) {
+			return nil, err // not a connection failure: the file cannot be created
+		}
 		return nil, newConnectError(v, err)
 	}
 	return db, nil

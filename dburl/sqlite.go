@@ -5,13 +5,15 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// defaultSQLiteBusyMillis is the busy timeout applied to SQLite
-// connections unless the URL has ?timeout=.
-const defaultSQLiteBusyMillis = 10000
+// DefaultSQLiteBusyTimeout is how long a statement on an SQLite database
+// waits for another connection's lock (SQLite's busy timeout) unless the
+// URL has ?timeout= or WithSQLiteBusyTimeout says otherwise.
+const DefaultSQLiteBusyTimeout = 30 * time.Second
 
 var sqliteOptions = []string{"timeout", "check_same_thread", "cached_statements", "detect_types", "isolation_level"}
 
@@ -20,7 +22,7 @@ func buildSQLite(u *URL, o openOptions) string {
 	if p.hasUser || p.host != "" || p.port != "" {
 		return "sqlite URLs take no user, password, host or port: write sqlite:///relative/path.db (3 slashes) or sqlite:////absolute/path.db (4 slashes)"
 	}
-	busy := defaultSQLiteBusyMillis
+	busy := int(DefaultSQLiteBusyTimeout.Milliseconds())
 	for _, q := range p.query {
 		switch q.key {
 		case "timeout":
@@ -39,6 +41,10 @@ func buildSQLite(u *URL, o openOptions) string {
 			return unknownOption(q.key, sqliteOptions)
 		}
 	}
+	if o.sqliteBusy >= 0 {
+		busy = int(o.sqliteBusy.Milliseconds())
+	}
+	u.sqliteBusy = time.Duration(busy) * time.Millisecond
 	db := p.db
 	if db == ":memory:" {
 		db = ""

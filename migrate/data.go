@@ -247,7 +247,7 @@ func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, 
 			}
 		}
 		if err != nil {
-			return p.Done, fmt.Errorf("migrate: data migration %s: %w", dm.Name, err)
+			return p.Done, &DataError{Migration: dm.Name, Batch: p.Batches + 1, Done: p.Done, Err: err}
 		}
 		p.Done += c
 		p.Batches++

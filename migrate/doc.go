@@ -87,5 +87,10 @@
 // wrap a few sentinels for control flow (ErrUnknownRevision, ErrDowngrade,
 // ErrDataMigrationPending, ErrLocked, ...), matched with errors.Is, and
 // carry context in typed errors (RevisionError, DowngradeError,
-// VersionTableError, DataPendingError, StepError) matched with errors.As.
+// VersionTableError, DataPendingError, StepError, LockWaitError,
+// DataError) matched with errors.As. A StepError says whether the failed
+// revision was rolled back (one transaction) or kept what it committed
+// for the next run to skip (Resumable); a LockWaitError, that an online
+// statement gave up waiting for its lock after Options.LockWait, and who
+// was in its way (dialect.LockWaits).
 package migrate

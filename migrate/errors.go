@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/glance-manage/glance-manage/migrate/schema"
 )
 
 // Sentinels for control flow; match them with errors.Is.
@@ -73,9 +75,33 @@ type StepError struct {
 	Op       string // the operation's description
 	SQL      string
 	Err      error
+	// Resumable: the revision ran in several transactions (MySQL, where
+	// every DDL statement commits by itself, or a PostgreSQL revision
+	// with a statement that cannot run in a transaction), so what it did
+	// before the failure is kept, and the next run skips it (Done);
+	// otherwise the revision's one transaction was rolled back.
+	Resumable bool
+
+	op schema.Op // the operation, when known
 }
 
 func (e *StepError) Error() string {
 	return fmt.Sprintf("migrate: revision %s: %s: %v", e.Revision, e.Op, e.Err)
 }
 func (e *StepError) Unwrap() error { return e.Err }
+
+// DataError reports a data-migration batch that failed. The batches
+// before it committed and are kept (each is its own transaction); the
+// failed one was rolled back, and the next run goes on from the rows
+// still to migrate.
+type DataError struct {
+	Migration string
+	Batch     int64 // the failed batch, counted from 1 in this run
+	Done      int64 // rows this run migrated before it
+	Err       error
+}
+
+func (e *DataError) Error() string {
+	return fmt.Sprintf("migrate: data migration %s: batch %d: %v", e.Migration, e.Batch, e.Err)
+}
+func (e *DataError) Unwrap() error { return e.Err }

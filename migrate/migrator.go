@@ -28,6 +28,11 @@ type Event struct {
 	Err      error         // Retry: what failed
 	Wait     time.Duration // Retry: the backoff before the next attempt
 	Attempt  int           // Retry: the attempt about to be made after the first (1, 2, ...)
+	// Retry of online DDL: the table whose lock the statement waited for
+	// ("" when not known), what it waited for (dialect.LockWaits), the
+	// time since the first attempt began and Options.LockWait.
+	Table, WaitedFor string
+	Tried, Limit     time.Duration
 	// Shadow: the Statement is a step of a shadow copy that makes Op
 	// (see shadow.go), not Op's own statement.
 	Shadow bool
@@ -109,11 +114,14 @@ type Options struct {
 	// Online DDL (only when Online is set; see dialect.Online). Each DDL
 	// statement waits at most LockTimeout for its lock (0:
 	// DefaultLockTimeout), and a revision that timed out is tried again
-	// with backoff up to LockRetries times (0: DefaultLockRetries, <0:
-	// never). Statements ask for the least blocking algorithm the server
-	// offers (MySQL ALGORITHM=INSTANT or INPLACE, LOCK=NONE; PostgreSQL
-	// CREATE INDEX CONCURRENTLY).
+	// with backoff as long as the next attempt starts within LockWait of
+	// the first (0: DefaultLockWait, <0: never), and at most LockRetries
+	// times (0: no limit but LockWait, <0: never); then the run stops
+	// with a *LockWaitError. Statements ask for the least blocking
+	// algorithm the server offers (MySQL ALGORITHM=INSTANT or INPLACE,
+	// LOCK=NONE; PostgreSQL CREATE INDEX CONCURRENTLY).
 	LockTimeout time.Duration
+	LockWait    time.Duration
 	LockRetries int
 	// PlainDDL runs an online revision's statements as rendered, without
 	// lock timeouts, retries or online algorithms (for comparison).
@@ -314,7 +322,7 @@ func (m *Migrator) apply(ctx context.Context, rows []string, rev *Revision, o Op
 		return err
 	}
 	on := m.online(o)
-	err := m.retryOnLock(ctx, on, lockRetries(o), 1, Event{Kind: Retry, Revision: rev}, func() error {
+	err := m.retryOnLock(ctx, on, lockRetries(o), lockWait(o), 1, Event{Kind: Retry, Revision: rev}, func() error {
 		return m.applyOnce(ctx, rows, rev, o, on)
 	})
 	if err != nil {
@@ -329,7 +337,14 @@ func (m *Migrator) apply(ctx context.Context, rows []string, rev *Revision, o Op
 // several, the version table changing in the last, and, as on MySQL,
 // each operation found done (Done) is skipped, so that an attempt after a
 // crash or a failure continues where the last one stopped.
-func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, o Options, on dialect.Online) error {
+func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, o Options, on dialect.Online) (err error) {
+	resumable := !m.Dialect.TransactionalDDL()
+	defer func() {
+		var se *StepError
+		if errors.As(err, &se) {
+			se.Resumable = resumable
+		}
+	}()
 	type step struct {
 		op    schema.Op
 		stmts []dialect.Stmt
@@ -355,7 +370,7 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 	}
 	seg := &segment{conn: conn, transactional: m.Dialect.TransactionalDDL(), on: on, timeout: lockTimeout(o), fence: m.fence}
 	defer seg.close()
-	resumable := !seg.transactional || split
+	resumable = !seg.transactional || split
 	q, err := seg.q(ctx)
 	if err != nil {
 		return err
@@ -437,7 +452,7 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 					}
 					continue // the server cannot do it this way; ask for the next form
 				}
-				return &StepError{Revision: rev.ID, Op: op.Describe(), SQL: form, Err: err}
+				return &StepError{Revision: rev.ID, Op: op.Describe(), SQL: form, Err: err, op: op}
 			}
 		}
 	}

@@ -3,7 +3,9 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -11,14 +13,21 @@ import (
 	"github.com/glance-manage/glance-manage/migrate/schema"
 )
 
-// Defaults of online DDL (Options.LockTimeout, Options.LockRetries).
+// Defaults of online DDL (Options.LockTimeout, Options.LockWait) and of
+// data-migration batches.
 const (
 	// DefaultLockTimeout bounds how long one DDL statement of an online
 	// run waits for its lock; while it waits, new readers and writers of
 	// the table queue behind it. MySQL counts whole seconds (1 s).
 	DefaultLockTimeout = 500 * time.Millisecond
-	// DefaultLockRetries is how many times a revision (MySQL: the
-	// statement) that timed out waiting for a lock is tried again.
+	// DefaultLockWait bounds how long in all a revision (MySQL: the
+	// statement) that keeps timing out waiting for a lock is tried
+	// again. Each attempt stalls the table's writers for up to the lock
+	// timeout, and a transaction left open does not end by itself: after
+	// this long the run stops and names the sessions in the way.
+	DefaultLockWait = 2 * time.Minute
+	// DefaultLockRetries is how many times a data-migration batch that
+	// timed out waiting for a row lock, or deadlocked, is tried again.
 	DefaultLockRetries = 30
 	// Backoff between attempts: doubling from minBackoff up to
 	// maxBackoff, with jitter.
@@ -64,12 +73,86 @@ func lockTimeout(o Options) time.Duration {
 
 func lockRetries(o Options) int {
 	switch {
-	case o.LockRetries < 0:
+	case o.LockRetries < 0 || o.LockWait < 0:
 		return 0
 	case o.LockRetries == 0:
-		return DefaultLockRetries
+		return math.MaxInt // bounded by lockWait
 	}
 	return o.LockRetries
+}
+
+func lockWait(o Options) time.Duration {
+	switch {
+	case o.LockWait < 0:
+		return 0
+	case o.LockWait == 0:
+		return DefaultLockWait
+	}
+	return o.LockWait
+}
+
+// LockWaitError is returned when an online statement kept failing to get
+// a lock (dialect.Online.Retryable) until its retries ran out
+// (Options.LockWait, Options.LockRetries). Blockers are the sessions the
+// dialect found in its way at that moment (dialect.LockWaits). It wraps
+// the last failure, a *StepError when the statement is known.
+type LockWaitError struct {
+	Revision  string
+	Op        string // the operation's description, "" when not known
+	SQL       string // the statement that waited, "" when not known
+	Table     string // the table whose lock it waited for, "" when not known
+	WaitedFor string // what it waited for ("a metadata lock"; dialect.LockWaits)
+	Attempts  int
+	Tried     time.Duration // from the start of the first attempt to the last failure
+	Limit     time.Duration // Options.LockWait
+	Blockers  []dialect.Session
+	// BlockersErr is why the blockers could not be read (nil when they
+	// were, or the dialect cannot say).
+	BlockersErr error
+	Err         error
+}
+
+func (e *LockWaitError) Error() string {
+	what := "its statement"
+	if e.Op != "" {
+		what = e.Op
+	}
+	msg := fmt.Sprintf("migrate: revision %s: %s: gave up after %d attempt(s) in %s waiting for %s", e.Revision, what, e.Attempts, e.Tried.Round(100*time.Millisecond), e.WaitedFor)
+	if e.Table != "" {
+		msg += " on " + e.Table
+	}
+	return fmt.Sprintf("%s: %v", msg, e.Err)
+}
+
+func (e *LockWaitError) Unwrap() error { return e.Err }
+
+// opTable is the table op changes, whose lock its statements wait for.
+func opTable(op schema.Op) string {
+	switch o := op.(type) {
+	case schema.CreateTable:
+		return o.Table.Name
+	case schema.DropTable:
+		return o.Name
+	case schema.AddColumn:
+		return o.Table
+	case schema.DropColumn:
+		return o.Table
+	case schema.AlterColumn:
+		return o.Table
+	case schema.CreateIndex:
+		return o.Index.Table
+	case schema.DropIndex:
+		return o.Table
+	case schema.RebuildTable:
+		return o.Table.Name
+	case schema.CreateTrigger:
+		return o.Table
+	case schema.DropTrigger:
+		return o.Table
+	case schema.Precondition:
+		return o.Table
+	}
+	return ""
 }
 
 // backoff is the wait before attempt n+1 (n from 0): exponential with
@@ -83,24 +166,78 @@ func backoff(n int) time.Duration {
 }
 
 // retryOnLock runs f, and runs it again each time it fails waiting for a
-// lock or in a deadlock (on.Retryable), up to limit more times, after a
-// backoff of backoff(attempt)/div; each retry is first reported as retry
-// with its Err, Wait and Attempt set. It returns f's last error, or the
-// observer's; once ctx ends it stops trying and returns f's error.
-func (m *Migrator) retryOnLock(ctx context.Context, on dialect.Online, limit int, div time.Duration, retry Event, f func() error) error {
+// lock or in a deadlock (on.Retryable), after a backoff of
+// backoff(attempt)/div, up to limit more times and as long as the next
+// attempt, lasting as long as the last, ends within budget of the start
+// of the first; each retry is first
+// reported as retry with its Err, Wait, Attempt, Table, WaitedFor, Tried
+// and Limit set. When the retries run out it returns a *LockWaitError
+// (naming the sessions in the way where the dialect can, see
+// dialect.LockWaits); otherwise f's last error, or the observer's. Once
+// ctx ends it stops trying and returns f's error.
+func (m *Migrator) retryOnLock(ctx context.Context, on dialect.Online, limit int, budget, div time.Duration, retry Event, f func() error) error {
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
+		began := time.Now()
 		err := f()
-		if err == nil || on == nil || !on.Retryable(err) || attempt >= limit || ctx.Err() != nil {
+		if err == nil || on == nil || !on.Retryable(err) || ctx.Err() != nil {
 			return err
 		}
-		retry.Err, retry.Wait, retry.Attempt = err, backoff(attempt)/div, attempt+1
-		if oerr := m.observe(retry); oerr != nil {
+		wait := backoff(attempt) / div
+		tried := time.Since(start)
+		lw := m.lockWaitError(retry, err, attempt+1, tried, budget)
+		if attempt >= limit || tried+wait+time.Since(began) > budget {
+			m.blockers(ctx, lw)
+			return lw
+		}
+		ev := retry
+		ev.Err, ev.Wait, ev.Attempt = err, wait, attempt+1
+		ev.Table, ev.WaitedFor, ev.Tried, ev.Limit, ev.SQL = lw.Table, lw.WaitedFor, tried, budget, lw.SQL
+		var se *StepError
+		if errors.As(err, &se) && se.op != nil {
+			ev.Op = se.op
+		}
+		if oerr := m.observe(ev); oerr != nil {
 			return oerr
 		}
-		if serr := sleep(ctx, retry.Wait); serr != nil {
+		if serr := sleep(ctx, wait); serr != nil {
 			return err
 		}
 	}
+}
+
+// lockWaitError describes err, the failure of attempt n of retry's work.
+func (m *Migrator) lockWaitError(retry Event, err error, n int, tried, budget time.Duration) *LockWaitError {
+	lw := &LockWaitError{Attempts: n, Tried: tried, Limit: budget, Err: err, WaitedFor: "a lock", SQL: retry.SQL}
+	if retry.Revision != nil {
+		lw.Revision = retry.Revision.ID
+	}
+	if retry.Op != nil {
+		lw.Op, lw.Table = retry.Op.Describe(), opTable(retry.Op)
+	}
+	var se *StepError
+	if errors.As(err, &se) {
+		lw.Op, lw.SQL = se.Op, se.SQL
+		if se.op != nil {
+			lw.Table = opTable(se.op)
+		}
+	}
+	if lwd, ok := m.Dialect.(dialect.LockWaits); ok {
+		lw.WaitedFor = lwd.WaitedFor(err)
+	}
+	return lw
+}
+
+// blockers asks the dialect who is in lw's way, on a connection of its
+// own (the run's may be gone with ctx).
+func (m *Migrator) blockers(ctx context.Context, lw *LockWaitError) {
+	lwd, ok := m.Dialect.(dialect.LockWaits)
+	if !ok || lw.Table == "" {
+		return
+	}
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	lw.Blockers, lw.BlockersErr = lwd.Blockers(bctx, m.DB, lw.Table)
 }
 
 // sleep waits for d or until ctx ends.

@@ -82,7 +82,7 @@ func (r *shadowRun) exec(stmts ...string) error {
 		if err := r.statement(s); err != nil {
 			return err
 		}
-		err := r.retry(r.rev.ID, func() error {
+		err := r.retry(s, func() error {
 			if err := r.m.fence(r.ctx, r.q); err != nil {
 				return err
 			}
@@ -128,9 +128,9 @@ func (r *shadowRun) statement(s string) error {
 
 // retry runs f as the revision's statements are run (retryOnLock, with
 // a quarter of the revision's backoff): each retry is reported as a Retry
-// of the revision (SQL: what was retried).
+// of the revision (SQL: what was retried, the statement or the copy).
 func (r *shadowRun) retry(what string, f func() error) error {
-	return r.m.retryOnLock(r.ctx, r.on, lockRetries(r.o), 4, Event{Kind: Retry, Revision: r.rev, SQL: what}, f)
+	return r.m.retryOnLock(r.ctx, r.on, lockRetries(r.o), lockWait(r.o), 4, Event{Kind: Retry, Revision: r.rev, Op: r.op, SQL: what}, f)
 }
 
 // repoint runs the dialect's statements that re-create fk; the last one

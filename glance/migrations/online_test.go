@@ -2,7 +2,6 @@ package migrations_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -207,25 +206,34 @@ func TestConcurrentIndexResumes(t *testing.T) {
 }
 
 // holdLock opens a transaction that reads images and keeps it open until
-// release is called: every ALTER of images has to wait for it.
-func holdLock(t *testing.T, db *sql.DB) (release func()) {
+// release is called: every ALTER of images has to wait for it. id is its
+// session (MySQL connection id, PostgreSQL backend pid).
+func holdLock(t *testing.T, m *glance.Manager) (id int64, release func()) {
 	t.Helper()
-	tx, err := db.Begin()
+	tx, err := m.DB.Begin()
 	if err != nil {
+		t.Fatal(err)
+	}
+	q := "SELECT CONNECTION_ID()"
+	if m.Dialect.Name() == "postgresql" {
+		q = "SELECT pg_backend_pid()"
+	}
+	if err := tx.QueryRow(q).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	var n int
 	if err := tx.QueryRow("SELECT COUNT(*) FROM images").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	return func() { _ = tx.Rollback() }
+	return id, func() { _ = tx.Rollback() }
 }
 
 // TestLockTimeoutRetries: behind a long transaction, an online revision's
 // DDL gives up after the lock timeout (so writers do not queue behind it
 // for longer), backs off, and succeeds once the transaction ends; with
-// retries off it fails with the lock error and the database stays at the
-// previous revision.
+// retries off, or once LockWait is used up, it fails with a
+// *LockWaitError that wraps the lock error and names the session in the
+// way, and the database stays at the previous revision.
 func TestLockTimeoutRetries(t *testing.T) {
 	for _, b := range []testdb.Backend{testdb.MySQL, testdb.PostgreSQL} {
 		t.Run(string(b), func(t *testing.T) {
@@ -233,16 +241,31 @@ func TestLockTimeoutRetries(t *testing.T) {
 			mustUpgrade(t, m, "mitaka02", migrate.Options{})
 			o := migrate.Options{Online: true, LockTimeout: 100 * time.Millisecond}
 
-			release := holdLock(t, m.DB)
-			o.LockRetries = -1
-			err := upgrade(context.Background(), m, "ocata_expand01", o)
+			holder, release := holdLock(t, m)
 			on := m.Dialect.(interface{ Retryable(error) bool })
-			if err == nil || !on.Retryable(err) {
-				t.Fatalf("without retries: err = %v, want a lock timeout", err)
+			for _, lo := range []migrate.Options{{LockRetries: -1}, {LockWait: -1}, {LockWait: 5 * time.Second}} {
+				lo.Online, lo.LockTimeout = true, o.LockTimeout
+				var rec statements
+				m.Migrator.Observe = rec.observe
+				err := upgrade(context.Background(), m, "ocata_expand01", lo)
+				var lw *migrate.LockWaitError
+				if !errors.As(err, &lw) || !on.Retryable(err) {
+					t.Fatalf("%+v: err = %v, want a LockWaitError for a lock timeout", lo, err)
+				}
+				if lw.Revision != "ocata_expand01" || lw.Table != "images" || lw.Attempts != len(rec.retries)+1 ||
+					lo.LockWait > 0 && (lw.Attempts < 2 || lw.Limit != lo.LockWait) || lo.LockWait <= 0 && lw.Attempts != 1 {
+					t.Errorf("%+v: %+v (%d retries)", lo, lw, len(rec.retries))
+				}
+				if len(lw.Blockers) == 0 || lw.Blockers[0].ID != holder || !lw.Blockers[0].InTx || lw.BlockersErr != nil {
+					t.Errorf("%+v: blockers %+v (%v), want session %d first", lo, lw.Blockers, lw.BlockersErr, holder)
+				}
+			}
+			if rows, err := m.Heads(context.Background()); err != nil || len(rows) != 1 || rows[0] != "mitaka02" {
+				t.Fatalf("heads = %v, %v", rows, err)
 			}
 			release()
 
-			release = holdLock(t, m.DB)
+			_, release = holdLock(t, m)
 			var rec statements
 			m.Migrator.Observe = func(e migrate.Event) error {
 				_ = rec.observe(e)
@@ -288,4 +311,139 @@ func TestRenderSQLStaysPlain(t *testing.T) {
 			t.Errorf("%s: offline SQL does not show the visibility check", name)
 		}
 	}
+}
+
+// stopAt makes m's next run stop right before the first statement for
+// which at is true.
+func stopAt(m *glance.Manager, at func(migrate.Event) bool) {
+	m.Migrator.Observe = func(e migrate.Event) error {
+		if at(e) {
+			return migrate.ErrStopped
+		}
+		return nil
+	}
+}
+
+// TestInterruptedRevisionLeftovers checks what the README says a run
+// stopped inside a revision leaves, per backend and phase, and that the
+// next run converges on the schema of an uninterrupted one:
+//   - offline (db sync) on SQLite and PostgreSQL, a revision is one
+//     transaction: nothing of it is left;
+//   - online on PostgreSQL, ocata_contract01 commits the drop of
+//     is_public before VALIDATE CONSTRAINT: stopped there, is_public is
+//     gone while alembic_version still says 2024_1_expand01;
+//   - online on MariaDB, ocata_expand01 stopped while copying images
+//     into its shadow leaves the new column and _images_new behind, with
+//     alembic_version at mitaka02.
+func TestInterruptedRevisionLeftovers(t *testing.T) {
+	ctx := context.Background()
+	heads := func(t *testing.T, m *glance.Manager) string {
+		t.Helper()
+		rows, err := m.Heads(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(rows, ",")
+	}
+	stopped := func(t *testing.T, err error) {
+		t.Helper()
+		if !errors.Is(err, migrate.ErrStopped) {
+			t.Fatalf("err = %v, want the injected stop", err)
+		}
+	}
+	for _, b := range []testdb.Backend{testdb.SQLite, testdb.PostgreSQL} {
+		t.Run(string(b)+"/offline revision rolled back", func(t *testing.T) {
+			m, db := newManager(t, b)
+			mustUpgrade(t, m, "mitaka02", migrate.Options{})
+			legacyImage(t, m, "a", true)
+			mustUpgrade(t, m, "ocata_expand01", migrate.Options{RunData: true})
+			before := dump(t, db)
+			n := 0
+			stopAt(m, func(e migrate.Event) bool {
+				if e.Kind == migrate.Statement && e.Revision.ID == "ocata_contract01" {
+					n++
+				}
+				return n == 3 // two statements of the revision ran
+			})
+			stopped(t, upgrade(ctx, m, "ocata_contract01", migrate.Options{RunData: true}))
+			if after := dump(t, db); after != before {
+				t.Errorf("the stopped revision left changes:\n%s\n----\n%s", before, after)
+			}
+			m.Migrator.Observe = nil
+			mustUpgrade(t, m, "heads", migrate.Options{RunData: true})
+			ref, refdb := newManager(t, b)
+			mustUpgrade(t, ref, "heads", migrate.Options{RunData: true})
+			if a, b := dump(t, db), dump(t, refdb); a != b {
+				t.Errorf("re-run schema differs:\n%s\n----\n%s", a, b)
+			}
+		})
+	}
+	t.Run("postgresql/online contract stopped at VALIDATE CONSTRAINT", func(t *testing.T) {
+		m, db := newManager(t, testdb.PostgreSQL)
+		mustUpgrade(t, m, "mitaka02", migrate.Options{})
+		legacyImage(t, m, "a", true)
+		mustUpgrade(t, m, "expand@head", migrate.Options{Online: true})
+		if _, _, err := m.Migrator.RunData(ctx, -1, migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		stopAt(m, func(e migrate.Event) bool {
+			return e.Kind == migrate.Statement && strings.Contains(e.SQL, "VALIDATE CONSTRAINT")
+		})
+		stopped(t, upgrade(ctx, m, "contract@head", migrate.Options{Online: true}))
+		if ok, err := m.Dialect.ColumnExists(ctx, m.DB, "images", "is_public"); err != nil || ok {
+			t.Errorf("is_public still there (%v): the first transaction should have committed its drop", err)
+		}
+		if h := heads(t, m); h != "2024_1_expand01" {
+			t.Errorf("alembic_version = %s, want 2024_1_expand01", h)
+		}
+		m.Migrator.Observe = nil
+		mustUpgrade(t, m, "contract@head", migrate.Options{Online: true})
+		ref, refdb := newManager(t, testdb.PostgreSQL)
+		mustUpgrade(t, ref, "heads", migrate.Options{Online: true, RunData: true})
+		if a, b := dump(t, db), dump(t, refdb); a != b {
+			t.Errorf("re-run schema differs:\n%s\n----\n%s", a, b)
+		}
+	})
+	t.Run("mysql/online expand stopped in its shadow copy", func(t *testing.T) {
+		m, db := newManager(t, testdb.MySQL)
+		mustUpgrade(t, m, "mitaka02", migrate.Options{})
+		legacyImage(t, m, "a", true)
+		stopAt(m, func(e migrate.Event) bool {
+			return e.Kind == migrate.DataBatch && e.SQL == migrate.ShadowCopyName("images")
+		})
+		err := upgrade(ctx, m, "expand@head", migrate.Options{Online: true})
+		stopped(t, err)
+		if ok, err := m.Dialect.ColumnExists(ctx, m.DB, "images", "visibility"); err != nil || !ok {
+			t.Errorf("images.visibility absent (%v): its ALTER commits at once", err)
+		}
+		if ok, err := m.Dialect.TableExists(ctx, m.DB, "_images_new"); err != nil || !ok && mariadb(t, m) {
+			t.Errorf("_images_new absent (%v): the shadow copy had begun", err)
+		}
+		var triggers int
+		if err := m.DB.QueryRow("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE '\\_images\\_shadow\\_%'").Scan(&triggers); err != nil || triggers != 3 && mariadb(t, m) {
+			t.Errorf("%d shadow triggers (%v), want 3: they keep the copy in step", triggers, err)
+		}
+		if h := heads(t, m); h != "mitaka02" {
+			t.Errorf("alembic_version = %s, want mitaka02", h)
+		}
+		m.Migrator.Observe = nil
+		mustUpgrade(t, m, "expand@head", migrate.Options{Online: true})
+		ref, refdb := newManager(t, testdb.MySQL)
+		mustUpgrade(t, ref, "mitaka02", migrate.Options{})
+		mustUpgrade(t, ref, "expand@head", migrate.Options{Online: true})
+		if a, b := dump(t, db), dump(t, refdb); a != b {
+			t.Errorf("re-run schema differs:\n%s\n----\n%s", a, b)
+		}
+	})
+}
+
+// mariadb reports whether the server is MariaDB (shadow copies are made
+// there only).
+func mariadb(t *testing.T, m *glance.Manager) bool {
+	t.Helper()
+	var v string
+	if err := m.DB.QueryRow("SELECT VERSION()").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(strings.ToLower(v), "mariadb")
 }

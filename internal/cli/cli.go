@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/glance-manage/glance-manage/dburl"
 	"github.com/glance-manage/glance-manage/internal/oslog"
 )
 
@@ -53,7 +55,11 @@ type app struct {
 	configDirs  []string
 	debug       bool
 	lockTimeout string
-	inPlace     bool // --in-place-rebuild
+	busyTimeout string   // --busy-timeout (waits.go)
+	ddlWait     string   // --ddl-wait (waits.go)
+	inPlace     bool     // --in-place-rebuild
+	command     string   // the command running ("db sync"), for messages
+	sess        *session // the open database, for messages after a failure
 	out, errw   io.Writer
 
 	// Logging (logging.go): the oslo.log flags, the handler once the
@@ -63,11 +69,16 @@ type app struct {
 	logh        *oslog.Handler
 	quietStderr bool
 	requestID   string
+	mu          sync.Mutex      // serializes output: notices come from other goroutines
 	ctx         context.Context // the run's, cancelled with an *Interrupted cause by a signal
 }
 
-func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.out, format+"\n", args...) }
-func (a *app) logf(format string, args ...any)   { a.logLine(fmt.Sprintf(format, args...), "", 1) }
+func (a *app) printf(format string, args ...any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	fmt.Fprintf(a.out, format+"\n", args...)
+}
+func (a *app) logf(format string, args ...any) { a.logLine(fmt.Sprintf(format, args...), "", 1) }
 
 // Run runs glance-manage with args (without the program name) and returns
 // the exit code. Cancelling ctx, or a signal from env.Signals, stops work
@@ -100,6 +111,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
+	if a.debug {
+		dburl.SetDriverLog(nil)
+	}
 	if err == nil {
 		a.finish("")
 		return exitOK
@@ -123,6 +137,12 @@ func (a *app) rootCommand() *cobra.Command {
 		Version:       Version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			a.command = commandName(cmd)
+			if a.debug {
+				dburl.SetDriverLog(func(line string) { a.logf("DEBUG [mysql] %s", line) })
+			}
+		},
 	}
 	root.SetVersionTemplate(versionText())
 	root.CompletionOptions.DisableDefaultCmd = true

@@ -359,6 +359,10 @@ func (a *app) prepare(ctx context.Context, s *session) error {
 // upgradeTo applies revisions up to targets and returns the heads.
 func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o migrate.Options) ([]string, error) {
 	o.InPlaceRebuild = a.inPlace
+	var err error
+	if o.LockWait, err = a.ddlLimit(); err != nil {
+		return nil, err
+	}
 	if o.Online {
 		a.warnRebuilds(ctx, s, targets, o)
 	}

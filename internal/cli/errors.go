@@ -22,6 +22,9 @@ func (a *app) fail(err error) error {
 		se *migrate.StepError
 		ee *exitErr
 	)
+	if e, ok := a.explainWait(err); ok {
+		return e
+	}
 	switch {
 	case errors.As(err, &ee):
 		return err
@@ -60,7 +63,7 @@ func (a *app) fail(err error) error {
 		// discards it and copies afresh.
 		return exit(exitError, "ERROR: revision %s failed to %s: %v. Nothing was swapped and services were not affected. Run the same command again to copy the table afresh, or add --in-place-rebuild to rebuild it in place instead.", se.Revision, se.Op, oneLine(se.Err))
 	case errors.As(err, &se):
-		return exit(exitError, "ERROR: revision %s failed to %s: %v. Nothing after the last completed revision was kept where the database allows it; fix the cause and run the same command again.", se.Revision, se.Op, se.Err)
+		return exit(exitError, "ERROR: revision %s failed to %s: %v. %s Fix the cause and run %s again.", se.Revision, se.Op, oneLine(se.Err), stateAfter(a, se), a.again())
 	}
 	return exit(exitError, "ERROR: %v", err)
 }

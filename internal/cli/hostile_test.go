@@ -7,7 +7,9 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,10 +87,49 @@ type hostileCase struct {
 	// setup prepares db (nil: empty) and returns the arguments, the URL
 	// to use ("" keeps db.URL) and the secrets that must not be printed.
 	setup func(t *testing.T, db *testdb.DB) (args []string, url string, secrets []string)
-	// want is a substring of the error line.
+	// want is a substring of the error line; "{dir}" stands for the
+	// directory of the SQLite database.
 	want string
 	// all: run on every backend (otherwise SQLite only).
 	all bool
+	// unprivileged: run the built binary as a user without privileges
+	// (nobody, when the tests run as root: root reads and writes every
+	// file); the case's files must be reachable by it (testdb.Reachable).
+	unprivileged bool
+}
+
+// runUnprivileged runs the built binary as hostileRun runs the CLI, as
+// nobody when the tests run as root.
+func runUnprivileged(t *testing.T, bin, url string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	home := t.TempDir()
+	testdb.Reachable(t, home)
+	argv := append(testdb.Unprivileged(t), bin)
+	cmd := exec.Command(argv[0], append(argv[1:], args...)...)
+	cmd.Dir = home
+	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	if url != "" {
+		cmd.Env = append(cmd.Env, "OS_DATABASE__CONNECTION="+url)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// reachableTool builds the binary where an unprivileged user can run it.
+func reachableTool(t *testing.T) string {
+	t.Helper()
+	bin := buildTool(t)
+	testdb.Reachable(t, bin)
+	return bin
 }
 
 func writeFile(t *testing.T, name, content string) string {
@@ -164,11 +205,9 @@ func TestHostileInput(t *testing.T) {
 		{name: "missing config dir", setup: func(t *testing.T, _ *testdb.DB) ([]string, string, []string) {
 			return []string{"--config-dir", filepath.Join(t.TempDir(), "nowhere.d"), "db", "sync"}, noEnv, nil
 		}, want: "nowhere.d"},
-		{name: "unreadable config file", setup: func(t *testing.T, _ *testdb.DB) ([]string, string, []string) {
-			if os.Geteuid() == 0 {
-				t.Skip("root reads any file")
-			}
+		{name: "unreadable config file", unprivileged: true, setup: func(t *testing.T, _ *testdb.DB) ([]string, string, []string) {
 			p := writeFile(t, "glance-api.conf", "[database]\nconnection = sqlite:///x.db\n")
+			testdb.Reachable(t, p)
 			if err := os.Chmod(p, 0); err != nil {
 				t.Fatal(err)
 			}
@@ -185,16 +224,23 @@ func TestHostileInput(t *testing.T) {
 			})
 			return []string{"db", "sync"}, "sqlite:///" + p, nil
 		}, want: "ERROR"},
-		{name: "read-only SQLite file", setup: func(t *testing.T, db *testdb.DB) ([]string, string, []string) {
-			if os.Geteuid() == 0 {
-				t.Skip("root writes any file")
-			}
+		{name: "read-only SQLite file", unprivileged: true, setup: func(t *testing.T, db *testdb.DB) ([]string, string, []string) {
 			hostileMust(t, db.URL, "db", "upgrade", "mitaka02")
+			testdb.Reachable(t, db.Name)
 			if err := os.Chmod(db.Name, 0o444); err != nil {
 				t.Fatal(err)
 			}
 			return []string{"db", "sync"}, "", nil
-		}, want: "writable"},
+		}, want: "the file is read-only for this user"},
+		{name: "SQLite file in a read-only directory", unprivileged: true, setup: func(t *testing.T, db *testdb.DB) ([]string, string, []string) {
+			hostileMust(t, db.URL, "db", "upgrade", "mitaka02")
+			readOnlyDir(t, db.Name)
+			return []string{"db", "sync"}, "", nil
+		}, want: "cannot create files in its directory {dir}, where SQLite writes the database's journal"},
+		{name: "new SQLite file in a read-only directory", unprivileged: true, setup: func(t *testing.T, db *testdb.DB) ([]string, string, []string) {
+			readOnlyDir(t, db.Name)
+			return []string{"db", "sync"}, "sqlite:///" + filepath.Join(filepath.Dir(db.Name), "new.sqlite"), nil
+		}, want: "cannot create files in its directory {dir}"},
 
 		// Databases in states no run of ours leaves.
 		{name: "another application's database", setup: func(t *testing.T, db *testdb.DB) ([]string, string, []string) {
@@ -231,6 +277,7 @@ func TestHostileInput(t *testing.T) {
 			"ALTER TABLE images DROP COLUMN visibility",
 		}, "db", "contract"), want: "ERROR"},
 	}
+	bin := reachableTool(t)
 	for _, b := range testdb.All {
 		for _, c := range cases {
 			if !c.all && b != testdb.SQLite {
@@ -246,13 +293,20 @@ func TestHostileInput(t *testing.T) {
 					url = ""
 				}
 				before := state(t, db)
-				out, errs, code := hostileRun(t, url, a...)
+				var out, errs string
+				var code int
+				if c.unprivileged {
+					out, errs, code = runUnprivileged(t, bin, url, a...)
+				} else {
+					out, errs, code = hostileRun(t, url, a...)
+				}
 				if code == 0 {
 					t.Fatalf("%v: exit 0\n%s%s", a, out, errs)
 				}
+				want := strings.ReplaceAll(c.want, "{dir}", filepath.Dir(db.Name))
 				lines := errorLines(errs)
-				if len(lines) != 1 || !strings.Contains(lines[0], c.want) {
-					t.Errorf("%v: want one error line with %q, got %q (stdout %q)", a, c.want, lines, out)
+				if len(lines) != 1 || !strings.Contains(lines[0], want) {
+					t.Errorf("%v: want one error line with %q, got %q (stdout %q)", a, want, lines, out)
 				}
 				for _, s := range secrets {
 					if strings.Contains(out+errs, s) {
@@ -268,6 +322,24 @@ func TestHostileInput(t *testing.T) {
 			})
 		}
 	}
+}
+
+// readOnlyDir makes the directory of the SQLite database path read-only
+// for everyone but root (and the file writable by everyone): SQLite can
+// write the file but not create its journal next to it.
+func readOnlyDir(t *testing.T, path string) {
+	t.Helper()
+	testdb.Reachable(t, path)
+	if _, err := os.Stat(path); err == nil {
+		if err := os.Chmod(path, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Dir(path)
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
 }
 
 func firstLineDiff(a, b string) string {

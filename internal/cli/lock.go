@@ -256,13 +256,16 @@ func (a *app) lockError(cmd *cobra.Command, err error) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return exit(a.exitInterrupted(), "ERROR: interrupted while waiting for the migration lock; nothing was changed. Run `glance-manage %s` again.", commandName(cmd))
 	}
+	if e, ok := a.explainWait(err); ok {
+		return e // the database's own lock, a read-only file, a lost connection
+	}
 	return exit(exitError, "ERROR: cannot take the migration lock: %v. Check that the database is writable by this user.", err)
 }
 
 // stopped is the message of a run stopped by a signal (or its caller's
 // cancellation); a lost lock is told by lost.
 func (a *app) stopped(ctx context.Context, cmd *cobra.Command, s *session, _ error) error {
-	where := a.where(ctx, s)
+	where := a.standing(ctx, s)
 	again := "glance-manage " + commandName(cmd)
 	return exit(a.exitInterrupted(), "ERROR: interrupted; stopped at a safe point %s and released the migration lock. Run `%s` again to finish.", where, again)
 }
@@ -270,16 +273,16 @@ func (a *app) stopped(ctx context.Context, cmd *cobra.Command, s *session, _ err
 // lost is the message of a run whose lock was broken or taken over
 // (finished: it had made all its changes by then).
 func (a *app) lost(ctx context.Context, cmd *cobra.Command, s *session, finished bool) error {
-	where := a.where(ctx, s)
+	where := a.standing(ctx, s)
 	if finished {
 		return exit(exitError, "ERROR: lost the migration lock (it was broken, or taken over after its lease expired) after this run's last change: it finished, %s, but another glance-manage may be running now. See `glance-manage db lock show`, then `glance-manage db check`.", where)
 	}
 	return exit(exitError, "ERROR: lost the migration lock (it was broken, or taken over after its lease expired); stopped before its next change, %s. Make sure no other glance-manage runs (`glance-manage db lock show`), then run `glance-manage %s` again.", where, commandName(cmd))
 }
 
-// where says which revision the database is at, for the messages of a
+// standing says which revision the database is at, for the messages of a
 // stopped run.
-func (a *app) where(ctx context.Context, s *session) string {
+func (a *app) standing(ctx context.Context, s *session) string {
 	heads, err := s.mgr.Migrator.Heads(ctx)
 	switch {
 	case err != nil:

@@ -120,6 +120,8 @@ func logSetupError(err error) error {
 // is the record's logger in place of the line's. skip counts the callers
 // between the line's origin and logLine.
 func (a *app) logLine(line, name string, skip int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if !a.quietStderr {
 		fmt.Fprintln(a.errw, line)
 	}

@@ -73,12 +73,19 @@ func (a *app) open(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, exit(exitError, "ERROR: invalid [database] connection (from %s): %v", sourceOf(cfg), err)
 	}
-	opts := []dburl.OpenOption{dburl.WithMySQLSQLMode(cfg.MySQLSQLMode)}
+	opts, err := a.openOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, dburl.WithMySQLSQLMode(cfg.MySQLSQLMode))
 	if cfg.ConnectionParameters != "" {
 		opts = append(opts, dburl.WithConnectionParameters(cfg.ConnectionParameters))
 	}
 	db, err := dburl.Open(ctx, u, opts...)
 	if err != nil {
+		if e, ok := a.explainWait(err); ok {
+			return nil, e
+		}
 		return nil, connectError(u, cfg, err)
 	}
 	mgr, err := glance.New(db, u.Dialect)
@@ -86,7 +93,8 @@ func (a *app) open(ctx context.Context) (*session, error) {
 		db.Close()
 		return nil, exit(exitError, "ERROR: %v", err)
 	}
-	return &session{cfg: cfg, url: u, mgr: mgr}, nil
+	a.sess = &session{cfg: cfg, url: u, mgr: mgr}
+	return a.sess, nil
 }
 
 func sourceOf(cfg *config.Config) string {

@@ -32,11 +32,11 @@ func (a *app) observer() func(migrate.Event) error {
 			// A revision (or a data-migration batch) hit a lock wait
 			// timeout, a deadlock or a busy database and was rolled
 			// back; it runs again after the backoff.
-			what := "data migration " + e.SQL
 			if e.Revision != nil {
-				what = "revision " + e.Revision.ID
+				a.logf("%s", retryLine(e))
+				break
 			}
-			a.logf("INFO  [glance-manage] %s failed: %s; attempt %d in %s", what, oneLine(e.Err), e.Attempt+1, e.Wait.Round(time.Millisecond))
+			a.logf("INFO  [glance-manage] data migration %s failed: %s; attempt %d in %s", e.SQL, oneLine(e.Err), e.Attempt+1, e.Wait.Round(time.Millisecond))
 		case migrate.OpSkipped:
 			a.logf("INFO  [glance-manage] %s: already done, skipped", e.Op.Describe())
 		}

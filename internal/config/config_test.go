@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/glance-manage/glance-manage/internal/testdb"
 )
 
 // write creates dir/name with content and returns its path.
@@ -291,19 +293,24 @@ func parseErr(line int, msg string) func(*testing.T, error) {
 	}
 }
 
+// TestUnreadableDirectoryAsFile: a directory named as a configuration
+// file cannot be read as one, whoever runs.
+func TestUnreadableDirectoryAsFile(t *testing.T) {
+	d := filepath.Join(t.TempDir(), "glance-api.conf")
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(Options{ConfigFiles: []string{d}, Getenv: env(nil), SearchDirs: []string{}})
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Op != "read" {
+		t.Fatalf("want a read FileError, got %v", err)
+	}
+}
+
+// TestUnreadableFile runs as nobody when the tests run as root (who reads
+// any file).
 func TestUnreadableFile(t *testing.T) {
-	if os.Geteuid() == 0 {
-		// root reads any file; make the path a directory instead, which
-		// no one can read as a file.
-		d := filepath.Join(t.TempDir(), "glance-api.conf")
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		_, err := Load(Options{ConfigFiles: []string{d}, Getenv: env(nil), SearchDirs: []string{}})
-		var fe *FileError
-		if !errors.As(err, &fe) || fe.Op != "read" {
-			t.Fatalf("want a read FileError, got %v", err)
-		}
+	if testdb.ReexecUnprivileged(t) {
 		return
 	}
 	p := write(t, t.TempDir(), "glance-api.conf", "[database]\nconnection = x\n")

@@ -4,7 +4,9 @@
 //
 // Every dialect package (sqlite, mysql, postgres) has the same files:
 // dialect.go (the type and its capabilities), render.go (operations to
-// SQL) and inspect.go (is an operation already done?).
+// SQL) and inspect.go (is an operation already done?); the server
+// dialects (mysql, postgres) also have blockers.go (LockWaits: who is in
+// an online statement's way).
 package dialect
 
 import (

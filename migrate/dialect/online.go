@@ -169,3 +169,45 @@ type ForeignKey struct {
 	Columns, RefColumns   []string
 	OnDelete, OnUpdate    string // "RESTRICT" (the default), "CASCADE", ...
 }
+
+// LockWaits is implemented by dialects that can say what an online
+// statement waited for and who was in its way; the engine uses it when a
+// statement that kept failing on a lock (Online.Retryable) has used up
+// its retries, and reports what it returns with the error
+// (migrate.LockWaitError). Neither method changes anything.
+//
+//   - WaitedFor names what err (a Retryable error) says the statement
+//     waited for, for people: "a metadata lock" (MySQL), "a lock",
+//     "a deadlock".
+//   - Blockers returns the other sessions that hold a lock on table, or
+//     (where the server does not say who holds which lock) that have a
+//     transaction open, longest open first. q is a connection other than
+//     the one that waited; the statement is no longer waiting.
+type LockWaits interface {
+	WaitedFor(err error) string
+	Blockers(ctx context.Context, q Querier, table string) ([]Session, error)
+}
+
+// Session is another client's session on the server, as LockWaits
+// reports it.
+type Session struct {
+	ID       int64  // MySQL: the connection id; PostgreSQL: the backend pid
+	User     string // the database user
+	Host     string // the client's address (host:port), "" for a local socket
+	Database string
+	// State is what the session is doing, in the server's words: "Sleep"
+	// (MySQL, idle), "idle in transaction" (PostgreSQL), "Query", "active".
+	State string
+	// InTx: it has a transaction open, for TxAge (TxAge 0 when unknown).
+	InTx  bool
+	TxAge time.Duration
+	// Query is its current or last statement, shortened; "" when unknown.
+	Query string
+	// Holds: the server's lock tables show it holding a lock on the
+	// table. Otherwise it was only found to have a transaction open,
+	// which may or may not hold the lock.
+	Holds bool
+	// End is the statement that ends the session ("KILL 42",
+	// "SELECT pg_terminate_backend(42)").
+	End string
+}

@@ -113,14 +113,24 @@ const (
 
 // Retryable implements dialect.Online: the database was busy or locked
 // (a lock upgrade that could deadlock fails at once, without waiting for
-// the busy timeout).
+// the busy timeout), unless the error says that the statement already
+// waited its whole busy timeout (see waitedInFull).
 func (Dialect) Retryable(err error) bool {
 	var se *sqlite.Error
-	if !errors.As(err, &se) {
+	if !errors.As(err, &se) || waitedInFull(err) {
 		return false
 	}
 	c := se.Code() & 0xff
 	return c == sqliteBusy || c == sqliteLocked
+}
+
+// waitedInFull reports whether err says, with a Timeout method (as
+// dburl's *BusyError has), that it ended a wait for another connection's
+// lock that lasted the whole busy timeout: another try would only wait as
+// long again, so the operator's bound (the busy timeout) is the bound.
+func waitedInFull(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // Refused implements dialect.Online.

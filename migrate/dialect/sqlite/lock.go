@@ -29,10 +29,13 @@ func (Dialect) InsertIfAbsent(table, columns, values string) string {
 }
 
 // Transient reports whether err is a conflict worth retrying: the
-// database file is busy or locked by another connection.
+// database file is busy or locked by another connection, unless the
+// statement already waited its whole busy timeout for it (waitedInFull):
+// the migration lock is not what is taken then, and waiting for it (with
+// --lock-timeout) would misname the cause.
 func (Dialect) Transient(err error) bool {
 	var se *sqlite.Error
-	if errors.As(err, &se) {
+	if errors.As(err, &se) && !waitedInFull(err) {
 		switch se.Code() & 0xff {
 		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
 			return true
