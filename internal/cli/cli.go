@@ -16,6 +16,7 @@ import (
 
 	"github.com/glance-manage/glance-manage/dburl"
 	"github.com/glance-manage/glance-manage/internal/oslog"
+	"github.com/glance-manage/glance-manage/migrate"
 )
 
 // Version is the tool's version, printed by --version.
@@ -152,6 +153,8 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.lockTimeout, "lock-timeout", "", "how long to wait for another glance-manage run to finish (e.g. 30s, 5m)")
 	// oslo.log's options, --debug among them (logging.go).
 	a.logCL = oslog.RegisterFlags(pf)
+	pf.StringVar(&a.busyTimeout, "busy-timeout", "", "SQLite: how long a statement waits for another connection's write lock on the database file before giving up (default: the URL's ?timeout=, else "+dburl.DefaultSQLiteBusyTimeout.String()+"; 0 does not wait)")
+	pf.StringVar(&a.ddlWait, "ddl-wait", "", "online DDL: how long in all a revision keeps retrying a statement that cannot get its table lock (behind a long transaction) before giving up and naming the sessions in the way (default "+migrate.DefaultLockWait.String()+"; 0 tries once)")
 	root.AddCommand(a.dbCommand())
 	for _, c := range a.legacyCommands() {
 		root.AddCommand(c)
