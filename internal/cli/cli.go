@@ -47,6 +47,9 @@ type app struct {
 	debug       bool
 	lockTimeout string
 	inPlace     bool // --in-place-rebuild
+	// skipPreflight: --skip-preflight; preflightRan: the checks ran
+	// before this command (preflight.go).
+	skipPreflight, preflightRan bool
 	out, errw   io.Writer
 }
 
