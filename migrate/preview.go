@@ -18,7 +18,8 @@ type Preview struct {
 	Baseline bool
 	Ops      []PlannedOp
 	// Model is the schema the plan leaves, where the plan can be
-	// modelled from an empty database (nil otherwise).
+	// modelled from an empty database (nil otherwise, and when nothing
+	// is pending).
 	Model *schema.Model
 }
 
@@ -44,6 +45,9 @@ func (m *Migrator) Preview(ctx context.Context, rows, targets []string, o Option
 		return nil, err
 	}
 	p := &Preview{Rows: append([]string(nil), rows...), Plan: plan}
+	if len(plan) == 0 {
+		return p, nil
+	}
 	if full, err := m.Graph.Plan(nil, targets); err == nil {
 		p.Model, _ = m.baselinePlan(full, Options{})
 	}

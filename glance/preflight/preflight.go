@@ -156,9 +156,19 @@ func (c *checker) phases() []string {
 	for _, rev := range c.p.Plan {
 		inPlan[rev.ID] = true
 	}
+	// The migrate phase: a data migration whose expand is still to run,
+	// or that has rows left before a contract revision of the plan.
 	data := false
 	for _, dm := range c.m.Migrator.Data {
-		data = data || inPlan[dm.Before]
+		data = data || (inPlan[dm.After] && inPlan[dm.Before])
+	}
+	if !data {
+		pending, err := c.m.Migrator.PendingDataAt(c.ctx, c.p.Rows)
+		for name, n := range pending {
+			for _, dm := range c.m.Migrator.Data {
+				data = data || (err == nil && dm.Name == name && n > 0 && inPlan[dm.Before])
+			}
+		}
 	}
 	for _, rev := range c.p.Plan {
 		switch rev.Branch {

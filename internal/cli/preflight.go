@@ -59,7 +59,7 @@ func preflightCommand(a *app) (*cobra.Command, *cobra.Command) {
 }
 
 func (a *app) printReport(r *preflight.Report) {
-	if len(r.Phases) == 0 {
+	if len(r.Phases) == 0 && len(r.Blockers)+len(r.Warnings)+len(r.Notes) == 0 {
 		a.printf("Nothing to check: the database is up to date, no phase is left to run.")
 		return
 	}
@@ -73,6 +73,9 @@ func (a *app) printReport(r *preflight.Report) {
 		a.printf("NOTE: %s", f.Message)
 	}
 	phases := strings.Join(r.Phases, ", ")
+	if phases == "" {
+		phases = "which cannot be told: the database cannot be read"
+	}
 	switch {
 	case r.Blocked():
 		a.printf("Preflight: %d blocker(s), %d warning(s) for the phases still to run (%s). Fix the blockers before upgrading.", len(r.Blockers), len(r.Warnings), phases)

@@ -264,9 +264,11 @@ type LockLimiter interface {
 // LockLimits are a server's lock table limits.
 type LockLimits struct {
 	PerTransaction int // max_locks_per_transaction
-	// Capacity is the lock slots of the whole server, shared by every
-	// transaction: a transaction may hold more than PerTransaction while
-	// the others leave room.
+	// Capacity is the objects the server's lock table is sized for,
+	// shared by every transaction: one transaction may lock more than
+	// PerTransaction while the others leave room, and past Capacity
+	// while spare shared memory lasts; then a lock fails ("out of shared
+	// memory").
 	Capacity int
 	Setting  string // the setting that raises them
 }

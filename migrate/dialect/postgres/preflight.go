@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 
@@ -193,10 +194,11 @@ FROM pg_catalog.pg_replication_slots ORDER BY slot_name`)
 	return out, rows.Err()
 }
 
-// LockLimits implements dialect.LockLimiter: the shared lock table holds
-// max_locks_per_transaction × (max_connections + autovacuum_max_workers
-// + 1 + max_worker_processes + max_wal_senders + max_prepared_transactions)
-// object locks.
+// LockLimits implements dialect.LockLimiter: the shared lock table is
+// sized for max_locks_per_transaction × (max_connections +
+// autovacuum_max_workers + 1 + max_worker_processes + max_wal_senders +
+// max_prepared_transactions) objects; it may grow past that into the
+// server's spare shared memory, which other sessions' locks use too.
 func (Dialect) LockLimits(ctx context.Context, q dialect.Querier) (*dialect.LockLimits, error) {
 	var per, backends int
 	err := q.QueryRowContext(ctx, `SELECT current_setting('max_locks_per_transaction')::int,
@@ -209,55 +211,70 @@ func (Dialect) LockLimits(ctx context.Context, q dialect.Querier) (*dialect.Lock
 	return &dialect.LockLimits{PerTransaction: per, Capacity: per * backends, Setting: "max_locks_per_transaction"}, nil
 }
 
-// TransactionLocks implements dialect.LockLimiter: a transaction locks
-// each table it creates or changes, the indexes and sequences it creates,
-// and a new table's TOAST table and index; each counted once.
+// TransactionLocks implements dialect.LockLimiter: the lock table
+// keeps one entry per locked object, whatever the modes a transaction
+// takes it in; a transaction locks each table it creates or changes and,
+// for a new table, its row type, TOAST table and index, the indexes,
+// sequences and constraints it creates (measured on PostgreSQL 15: the
+// build of an empty Glance database holds 172 relation, 36 constraint
+// and 17 type locks); each object is counted once.
 func (Dialect) TransactionLocks(ops []schema.Op) int {
 	seen := map[string]bool{}
-	add := func(name string) {
-		seen[name] = true
-	}
+	add := func(kind, name string) { seen[kind+" "+name] = true }
 	for _, op := range ops {
 		switch o := op.(type) {
 		case schema.CreateTable:
 			t := o.Table
-			add(t.Name)
-			add(t.Name + " toast")
-			add(t.Name + " toast index")
+			for _, k := range []string{"table", "type", "toast", "toast index"} {
+				add(k, t.Name)
+			}
 			if len(t.PrimaryKey) > 0 {
-				add(t.Name + " pkey")
+				add("index", t.Name+"_pkey")
+				add("constraint", t.Name+"_pkey")
 			}
 			for _, u := range t.Uniques {
-				add(u.Name)
+				add("index", u.Name)
+				add("constraint", u.Name)
 			}
 			for _, ix := range t.Indexes {
-				add(ix.Name)
+				add("index", ix.Name)
+			}
+			for i, fk := range t.ForeignKeys {
+				add("constraint", fmt.Sprintf("%s fk %d %s", t.Name, i, fk.RefTable))
+				add("table", fk.RefTable)
 			}
 			for _, c := range t.Columns {
+				if c.Type.Kind == schema.Boolean && c.Type.Check {
+					add("constraint", t.Name+" check "+c.Name)
+				}
 				if c.AutoIncrement && dialect.IsSinglePK(c, t) {
-					add(t.Name + " " + c.Name + " seq")
+					add("sequence", t.Name+"."+c.Name)
 				}
 			}
+		case schema.CreateEnum:
+			add("type", o.Name)
 		case schema.DropTable:
-			add(o.Name)
+			for _, k := range []string{"table", "type", "toast", "toast index"} {
+				add(k, o.Name)
+			}
 		case schema.AddColumn:
-			add(o.Table)
+			add("table", o.Table)
 		case schema.DropColumn:
-			add(o.Table)
+			add("table", o.Table)
 		case schema.AlterColumn:
-			add(o.Table)
+			add("table", o.Table)
 		case schema.CreateIndex:
-			add(o.Index.Table)
-			add(o.Index.Name)
+			add("table", o.Index.Table)
+			add("index", o.Index.Name)
 		case schema.DropIndex:
-			add(o.Table)
-			add(o.Name)
+			add("table", o.Table)
+			add("index", o.Name)
 		case schema.CreateTrigger:
-			add(o.Table)
+			add("table", o.Table)
 		case schema.DropTrigger:
-			add(o.Table)
+			add("table", o.Table)
 		case schema.RebuildTable:
-			add(o.Table.Name)
+			add("table", o.Table.Name)
 		}
 	}
 	return len(seen)
