@@ -110,8 +110,9 @@ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relnam
 // transaction has been open for at least minAge, with the tables of the
 // current schema they hold locks on. pg_stat_activity hides the state
 // and times of other users' sessions from a user without
-// pg_read_all_stats; such a session is listed, with its age unknown,
-// when it holds locks on the current schema's tables.
+// pg_read_all_stats (even that it is a client's); such a session is
+// listed, with its age unknown, when it holds locks on the current
+// schema's tables.
 func (Dialect) Sessions(ctx context.Context, q dialect.Querier, minAge time.Duration) (*dialect.Sessions, error) {
 	rows, err := q.QueryContext(ctx, `SELECT a.pid, COALESCE(a.usename::text, ''), COALESCE(host(a.client_addr), ''), COALESCE(a.datname::text, ''), a.state,
   EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start)::float8,
@@ -119,7 +120,8 @@ func (Dialect) Sessions(ctx context.Context, q dialect.Querier, minAge time.Dura
     JOIN pg_catalog.pg_class c ON c.oid = l.relation JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     WHERE l.pid = a.pid AND l.granted AND n.nspname = current_schema() AND c.relkind IN ('r', 'p')), '')
 FROM pg_catalog.pg_stat_activity a
-WHERE a.pid <> pg_backend_pid() AND a.datname = current_database() AND a.backend_type = 'client backend'
+WHERE a.pid <> pg_backend_pid() AND a.datname = current_database()
+  AND (a.backend_type = 'client backend' OR (a.backend_type IS NULL AND a.usename IS NOT NULL))
 ORDER BY a.xact_start NULLS LAST, a.pid`)
 	if err != nil {
 		return nil, err
