@@ -136,7 +136,7 @@ func (c *checker) privileges() error {
 	}
 	if (c.triggers || c.shadowing()) && !pr.BinlogTriggers.Allowed() {
 		c.r.add(Finding{Check: CheckBinlogTriggers, Severity: Blocker,
-			Message: fmt.Sprintf("binary logging is on and user %s has neither SUPER nor log_bin_trust_function_creators: the server refuses the triggers the phases create (error 1419). Set log_bin_trust_function_creators=1 for the upgrade (SET GLOBAL log_bin_trust_function_creators=1, as kolla-ansible does, and back to 0 afterwards), or run it as a user with SUPER.", pr.User),
+			Message: fmt.Sprintf("binary logging is on and user %s has neither SUPER nor log_bin_trust_function_creators: the server refuses to create or drop the triggers the phases need (error 1419). Set log_bin_trust_function_creators=1 for the upgrade (SET GLOBAL log_bin_trust_function_creators=1, as kolla-ansible does, and back to 0 afterwards), or run it as a user with SUPER.", pr.User),
 			Details: &BinlogDetails{User: pr.User, LogBin: true, LogBinTrustFunctionCreators: pr.BinlogTriggers.TrustFunctionCreators, Super: pr.BinlogTriggers.Super}})
 	}
 	return nil

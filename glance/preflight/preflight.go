@@ -96,8 +96,8 @@ func Run(ctx context.Context, m *glance.Manager, o Options) (*Report, error) {
 	}
 	c := &checker{ctx: ctx, m: m, q: m.DB, o: o, mo: mo, r: r, p: p, targets: targets}
 	r.Phases = c.phases()
-	c.plan()
 	for _, check := range []func() error{
+		c.plan,
 		c.cluster, c.files, c.loadRebuilds, c.privileges, c.tables, c.bufferPool,
 		c.disk, c.sessions, c.lockLimits, c.slots, c.migrationLock,
 	} {
@@ -134,9 +134,11 @@ type checker struct {
 	targets []string
 
 	// From the plan (see plan).
-	changed    map[string]bool // existing tables whose schema the phases change
-	ddl        bool            // the phases change the schema of existing tables
-	triggers   bool            // the phases create triggers
+	changed  map[string]bool // existing tables whose schema the phases change
+	ddl      bool            // the phases change the schema of existing tables
+	triggers bool            // the phases create or drop triggers
+	// leftCopies are tables an interrupted shadow copy left behind.
+	leftCopies []string
 	rebuilds   []migrate.Rebuild
 	tableFacts *dialect.Tables
 }
@@ -187,7 +189,7 @@ func (c *checker) phases() []string {
 }
 
 // plan reads what the pending operations do to existing tables.
-func (c *checker) plan() {
+func (c *checker) plan() error {
 	c.changed = map[string]bool{}
 	created := map[string]bool{}
 	for _, po := range c.p.Ops {
@@ -209,7 +211,16 @@ func (c *checker) plan() {
 		case schema.DropIndex:
 			t = op.Table
 		case schema.DropTrigger:
-			t = op.Table
+			// Dropped only where it exists (a trigger of an online
+			// expand, when the phases contract).
+			done, err := c.m.Dialect.Done(c.ctx, c.q, op)
+			if err != nil {
+				return err
+			}
+			if !done {
+				c.triggers = true
+				t = op.Table
+			}
 		case schema.DropTable:
 			t = op.Name
 		case schema.RebuildTable:
@@ -220,6 +231,19 @@ func (c *checker) plan() {
 		}
 	}
 	c.ddl = len(c.changed) > 0
+	// What an interrupted shadow copy left is finished or removed by the
+	// next run of its revision, online or not: its triggers are dropped.
+	left, err := c.m.Migrator.UnfinishedCopies(c.ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range left {
+		c.leftCopies = append(c.leftCopies, t)
+		c.triggers = true
+		c.changed[t] = true
+		c.ddl = true
+	}
+	return nil
 }
 
 // needs lists the privileges the pending operations need.
@@ -253,7 +277,9 @@ func (c *checker) needs() []dialect.Need {
 		case schema.CreateTrigger:
 			add(dialect.PrivTrigger, op.Table)
 		case schema.DropTrigger:
-			add(dialect.PrivTrigger, op.Table)
+			if c.changed[op.Table] {
+				add(dialect.PrivTrigger, op.Table)
+			}
 		case schema.RebuildTable:
 			add(dialect.PrivCreate, "")
 			add(dialect.PrivDrop, op.Table.Name)
@@ -277,6 +303,10 @@ func (c *checker) needs() []dialect.Need {
 				}
 			}
 		}
+	}
+	for _, t := range c.leftCopies {
+		add(dialect.PrivTrigger, t)
+		add(dialect.PrivDrop, t)
 	}
 	// The migration lock's table, on the first run.
 	if ok, err := c.m.Dialect.TableExists(c.ctx, c.q, migrate.LockTable); err == nil && !ok {

@@ -47,10 +47,11 @@ type app struct {
 	debug       bool
 	lockTimeout string
 	inPlace     bool // --in-place-rebuild
+	out, errw   io.Writer
+
 	// skipPreflight: --skip-preflight; preflightRan: the checks ran
 	// before this command (preflight.go).
 	skipPreflight, preflightRan bool
-	out, errw   io.Writer
 }
 
 func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.out, format+"\n", args...) }

@@ -60,9 +60,9 @@ type Privileges struct {
 	User    string
 	Missing []Need
 	// BinlogTriggers is set where binary logging is on (MySQL/MariaDB):
-	// there CREATE TRIGGER needs, besides TRIGGER, SUPER or the global
-	// log_bin_trust_function_creators, or the server refuses it (error
-	// 1419). nil where that rule does not apply.
+	// there CREATE TRIGGER and DROP TRIGGER need, besides TRIGGER, SUPER
+	// or the global log_bin_trust_function_creators, or the server
+	// refuses them (error 1419). nil where that rule does not apply.
 	BinlogTriggers *BinlogTriggers
 }
 
@@ -73,7 +73,8 @@ type BinlogTriggers struct {
 	Super                 bool // the user has SUPER
 }
 
-// Allowed reports whether CREATE TRIGGER passes the binary-log rule.
+// Allowed reports whether CREATE and DROP TRIGGER pass the binary-log
+// rule.
 func (b *BinlogTriggers) Allowed() bool { return b == nil || b.TrustFunctionCreators || b.Super }
 
 // TableInspector is implemented by dialects whose tables have storage
