@@ -3,6 +3,7 @@ package preflight
 import (
 	"fmt"
 	"os/user"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,10 +118,65 @@ func (c *checker) privileges() error {
 	if !ok {
 		return nil
 	}
-	pr, err := pi.Privileges(c.ctx, c.q, c.needs())
+	needs := c.needs()
+	// Triggers that may have to be dropped: those the phases drop if
+	// they still exist, and those of an interrupted shadow copy of a
+	// table the phases alter, which the next run cleans up. TRIGGER on
+	// their tables is asked for in advance, and what they need is kept
+	// only if they are there: finding out costs reads of the triggers,
+	// made only when they could make a difference.
+	var probes []dialect.Need
+	probe := func(table string) {
+		n := dialect.Need{Privilege: dialect.PrivTrigger, Table: table}
+		if !slices.Contains(needs, n) && !slices.Contains(probes, n) {
+			probes = append(probes, n)
+		}
+	}
+	for _, op := range c.dropTriggers {
+		probe(op.Table)
+	}
+	if _, ok := c.m.Dialect.(dialect.Shadow); ok {
+		for _, po := range c.p.Ops {
+			if a, ok := po.Op.(schema.AlterColumn); ok && c.changed[a.Table] {
+				probe(a.Table)
+			}
+		}
+	}
+	pr, err := pi.Privileges(c.ctx, c.q, append(slices.Clone(needs), probes...))
 	if err != nil {
 		return err
 	}
+	var missing []dialect.Need
+	probeMissing := false
+	for _, n := range pr.Missing {
+		if slices.Contains(probes, n) {
+			probeMissing = true
+		} else {
+			missing = append(missing, n)
+		}
+	}
+	triggers := c.triggers || c.shadowing()
+	if probeMissing || (!triggers && !pr.BinlogTriggers.Allowed()) {
+		left, err := c.unfinishedCopies()
+		if err != nil {
+			return err
+		}
+		drops, err := c.dropsTriggers()
+		if err != nil {
+			return err
+		}
+		for _, n := range pr.Missing {
+			if !slices.Contains(probes, n) {
+				continue
+			}
+			dropped := drops && slices.ContainsFunc(c.dropTriggers, func(d schema.DropTrigger) bool { return d.Table == n.Table })
+			if dropped || slices.Contains(left, n.Table) {
+				missing = append(missing, n)
+			}
+		}
+		triggers = triggers || drops || len(left) > 0
+	}
+	pr.Missing = missing
 	if len(pr.Missing) > 0 {
 		var list []string
 		for _, n := range pr.Missing {
@@ -134,7 +190,7 @@ func (c *checker) privileges() error {
 			Message: fmt.Sprintf("user %s lacks privileges the phases use: %s. Grant them first (the upgrade creates, alters, indexes, drops and references Glance's tables, and creates triggers on them), or run it as a user that has them.", pr.User, strings.Join(list, ", ")),
 			Details: &PrivilegeDetails{User: pr.User, Missing: pr.Missing}})
 	}
-	if (c.triggers || c.shadowing()) && !pr.BinlogTriggers.Allowed() {
+	if triggers && !pr.BinlogTriggers.Allowed() {
 		c.r.add(Finding{Check: CheckBinlogTriggers, Severity: Blocker,
 			Message: fmt.Sprintf("binary logging is on and user %s has neither SUPER nor log_bin_trust_function_creators: the server refuses to create or drop the triggers the phases need (error 1419). Set log_bin_trust_function_creators=1 for the upgrade (SET GLOBAL log_bin_trust_function_creators=1, as kolla-ansible does, and back to 0 afterwards), or run it as a user with SUPER.", pr.User),
 			Details: &BinlogDetails{User: pr.User, LogBin: true, LogBinTrustFunctionCreators: pr.BinlogTriggers.TrustFunctionCreators, Super: pr.BinlogTriggers.Super}})

@@ -136,9 +136,14 @@ type checker struct {
 	// From the plan (see plan).
 	changed  map[string]bool // existing tables whose schema the phases change
 	ddl      bool            // the phases change the schema of existing tables
-	triggers bool            // the phases create or drop triggers
-	// leftCopies are tables an interrupted shadow copy left behind.
+	triggers bool            // the phases create triggers
+	// dropTriggers are the phases' drops of triggers, which may be gone
+	// already (see dropsTriggers).
+	dropTriggers []schema.DropTrigger
+	// leftCopies are tables an interrupted shadow copy left behind
+	// (once leftRead, see unfinishedCopies).
 	leftCopies []string
+	leftRead   bool
 	rebuilds   []migrate.Rebuild
 	tableFacts *dialect.Tables
 }
@@ -212,15 +217,9 @@ func (c *checker) plan() error {
 			t = op.Table
 		case schema.DropTrigger:
 			// Dropped only where it exists (a trigger of an online
-			// expand, when the phases contract).
-			done, err := c.m.Dialect.Done(c.ctx, c.q, op)
-			if err != nil {
-				return err
-			}
-			if !done {
-				c.triggers = true
-				t = op.Table
-			}
+			// expand, when the phases contract): see dropsTriggers.
+			c.dropTriggers = append(c.dropTriggers, op)
+			t = op.Table
 		case schema.DropTable:
 			t = op.Name
 		case schema.RebuildTable:
@@ -231,19 +230,40 @@ func (c *checker) plan() error {
 		}
 	}
 	c.ddl = len(c.changed) > 0
-	// What an interrupted shadow copy left is finished or removed by the
-	// next run of its revision, online or not: its triggers are dropped.
+	return nil
+}
+
+// dropsTriggers reports whether the phases drop a trigger that exists
+// (read when a check needs it, as unfinishedCopies).
+func (c *checker) dropsTriggers() (bool, error) {
+	for _, op := range c.dropTriggers {
+		done, err := c.m.Dialect.Done(c.ctx, c.q, op)
+		if err != nil || !done {
+			return err == nil, err
+		}
+	}
+	return false, nil
+}
+
+// unfinishedCopies returns the tables an interrupted shadow copy left
+// (read once, when a check needs it: on MariaDB the read of the triggers
+// costs tens of milliseconds). The next run of its revision, online or
+// not, finishes or removes such a copy, dropping its triggers; the
+// revision is still pending, so its table is among those it changes.
+func (c *checker) unfinishedCopies() ([]string, error) {
+	if c.leftRead {
+		return c.leftCopies, nil
+	}
+	if _, ok := c.m.Dialect.(dialect.Shadow); !ok {
+		c.leftRead = true
+		return nil, nil
+	}
 	left, err := c.m.Migrator.UnfinishedCopies(c.ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, t := range left {
-		c.leftCopies = append(c.leftCopies, t)
-		c.triggers = true
-		c.changed[t] = true
-		c.ddl = true
-	}
-	return nil
+	c.leftCopies, c.leftRead = left, true
+	return left, nil
 }
 
 // needs lists the privileges the pending operations need.
@@ -277,36 +297,33 @@ func (c *checker) needs() []dialect.Need {
 		case schema.CreateTrigger:
 			add(dialect.PrivTrigger, op.Table)
 		case schema.DropTrigger:
-			if c.changed[op.Table] {
-				add(dialect.PrivTrigger, op.Table)
-			}
+			// See privileges: asked for, kept if the trigger exists.
 		case schema.RebuildTable:
 			add(dialect.PrivCreate, "")
 			add(dialect.PrivDrop, op.Table.Name)
 		}
 	}
 	// A shadow copy creates the copy and its triggers, points the
-	// foreign keys of other tables at it, and drops the old table.
-	if sh, ok := c.m.Dialect.(dialect.Shadow); ok {
-		for _, rb := range c.rebuilds {
-			if !rb.Shadow {
-				continue
-			}
-			add(dialect.PrivCreate, "")
-			add(dialect.PrivTrigger, rb.Table)
-			add(dialect.PrivDrop, rb.Table)
-			add(dialect.PrivAlter, rb.Table)
-			add(dialect.PrivReferences, rb.Table)
-			if st, err := sh.ShadowState(c.ctx, c.q, rb.Table); err == nil {
-				for _, fk := range st.Refs {
-					add(dialect.PrivAlter, fk.Table)
+	// foreign keys of other tables at it (those of the revisions'
+	// schema), and drops the old table.
+	for _, rb := range c.rebuilds {
+		if !rb.Shadow {
+			continue
+		}
+		add(dialect.PrivCreate, "")
+		add(dialect.PrivTrigger, rb.Table)
+		add(dialect.PrivDrop, rb.Table)
+		add(dialect.PrivAlter, rb.Table)
+		add(dialect.PrivReferences, rb.Table)
+		if c.p.Model != nil {
+			for _, t := range c.p.Model.Tables() {
+				for _, fk := range t.ForeignKeys {
+					if fk.RefTable == rb.Table && t.Name != rb.Table {
+						add(dialect.PrivAlter, t.Name)
+					}
 				}
 			}
 		}
-	}
-	for _, t := range c.leftCopies {
-		add(dialect.PrivTrigger, t)
-		add(dialect.PrivDrop, t)
 	}
 	// The migration lock's table, on the first run.
 	if ok, err := c.m.Dialect.TableExists(c.ctx, c.q, migrate.LockTable); err == nil && !ok {

@@ -31,7 +31,9 @@ var ctx = context.Background()
 
 // open opens a Manager on an SQLAlchemy URL (a pool of its own, as the
 // CLI's), closed when t ends.
-func open(t *testing.T, raw string) *glance.Manager {
+func open(t *testing.T, raw string) *glance.Manager { return openTB(t, raw) }
+
+func openTB(t testing.TB, raw string) *glance.Manager {
 	t.Helper()
 	u, err := dburl.Parse(raw)
 	if err != nil {
@@ -51,9 +53,11 @@ func open(t *testing.T, raw string) *glance.Manager {
 
 // upgrade brings the database at raw to rev (offline, as db upgrade
 // without the online DDL).
-func upgrade(t *testing.T, raw, rev string) {
+func upgrade(t *testing.T, raw, rev string) { upgradeTB(t, raw, rev) }
+
+func upgradeTB(t testing.TB, raw, rev string) {
 	t.Helper()
-	m := open(t, raw)
+	m := openTB(t, raw)
 	targets, err := m.Graph().Resolve(rev)
 	if err != nil {
 		t.Fatal(err)

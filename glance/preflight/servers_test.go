@@ -143,6 +143,14 @@ func setGlobal(t *testing.T, g *testdb.Galera, n int, set, undo string) {
 func TestPreflightGalera(t *testing.T) {
 	g := testdb.NewGalera(t)
 	upgrade(t, g.URLs[0], "mitaka02")
+	// Each node has applied the upgrade (g.SQL reads with
+	// wsrep_sync_wait) before the plain pools of the checks read it.
+	for n, p := range g.SQL {
+		var rows int
+		if err := p.QueryRow("SELECT COUNT(*) FROM alembic_version").Scan(&rows); err != nil || rows != 1 {
+			t.Fatalf("node %d: %d version rows, %v", n+1, rows, err)
+		}
+	}
 
 	t.Run("clean", func(t *testing.T) {
 		for n := range g.URLs {

@@ -126,30 +126,59 @@ func (Dialect) TableFacts(ctx context.Context, q dialect.Querier) (*dialect.Tabl
 	if err := q.QueryRowContext(ctx, "SELECT CHARSET(CONVERT('' USING "+tableCharset+")), COLLATION(CONVERT('' USING "+tableCharset+"))").Scan(&out.Charset, &out.Collation); err != nil {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT t.table_name, COALESCE(t.engine, ''), COALESCE(e.transactions, ''), COALESCE(t.table_collation, ''), COALESCE(c.character_set_name, ''),
-  COALESCE(t.data_length, 0) + COALESCE(t.index_length, 0)
-FROM information_schema.tables t
-LEFT JOIN information_schema.engines e ON e.engine = t.engine
-LEFT JOIN information_schema.collation_character_set_applicability c ON c.collation_name = t.table_collation
-WHERE t.table_schema = DATABASE() AND t.table_type = 'BASE TABLE'
-ORDER BY t.table_name`)
+	// Each information_schema view on its own: joined, MariaDB reads
+	// them again for every row (tens of milliseconds).
+	transactional := map[string]bool{}
+	engines, err := q.QueryContext(ctx, "SELECT engine, COALESCE(transactions, '') FROM information_schema.engines")
+	if err != nil {
+		return nil, err
+	}
+	defer engines.Close()
+	for engines.Next() {
+		var name, tx string
+		if err := engines.Scan(&name, &tx); err != nil {
+			return nil, err
+		}
+		transactional[strings.ToLower(name)] = strings.EqualFold(tx, "YES")
+	}
+	if err := engines.Err(); err != nil {
+		return nil, err
+	}
+	engines.Close()
+	rows, err := q.QueryContext(ctx, `SELECT table_name, COALESCE(engine, ''), COALESCE(table_collation, ''), COALESCE(data_length, 0) + COALESCE(index_length, 0)
+FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	collations := map[string]string{}
 	for rows.Next() {
 		var f dialect.TableFact
-		var tx string
-		if err := rows.Scan(&f.Name, &f.Engine, &tx, &f.Collation, &f.Charset, &f.Size); err != nil {
+		if err := rows.Scan(&f.Name, &f.Engine, &f.Collation, &f.Size); err != nil {
 			return nil, err
 		}
-		f.Transactional = strings.EqualFold(tx, "YES")
+		f.Transactional = transactional[strings.ToLower(f.Engine)]
+		collations[f.Collation] = ""
 		out.List = append(out.List, f)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	rows.Close()
+	for name := range collations {
+		if name == "" {
+			continue
+		}
+		var cs string
+		err := q.QueryRowContext(ctx, "SELECT character_set_name FROM information_schema.collation_character_set_applicability WHERE collation_name = ?", name).Scan(&cs)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		collations[name] = cs
+	}
+	for i := range out.List {
+		out.List[i].Charset = collations[out.List[i].Collation]
+	}
 	cols, err := q.QueryContext(ctx, "SELECT DISTINCT table_name, character_set_name FROM information_schema.columns WHERE table_schema = DATABASE() AND character_set_name IS NOT NULL ORDER BY table_name, character_set_name")
 	if err != nil {
 		return nil, err
