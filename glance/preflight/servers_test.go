@@ -57,6 +57,24 @@ func TestPreflightBinlogWithoutSuper(t *testing.T) {
 	}
 	expect(t, run(t, m, preflight.Options{}), binlog)
 
+	// Expanded online by an administrator: the contract drops the
+	// triggers, which this user cannot either (rebuilding in place, so
+	// that no shadow copy's triggers are made).
+	expanded := testdb.NewReplicated(t, testdb.MySQL)
+	upgrade(t, expanded.URL, "mitaka02")
+	root := open(t, expanded.URL)
+	if _, err := root.Migrator.Upgrade(ctx, []string{root.ExpandHead()}, migrate.Options{Online: true}); err != nil {
+		t.Fatal(err)
+	}
+	m = open(t, expanded.URLAs(testdb.NonSuperUser, testdb.NonSuperPassword))
+	inPlace := rolling
+	inPlace.InPlaceRebuild = true
+	expect(t, run(t, m, inPlace), binlog)
+	_, err = m.Migrator.Upgrade(ctx, []string{m.ContractHead()}, migrate.Options{Online: true, InPlaceRebuild: true})
+	if !errors.As(err, &me) || me.Number != 1419 {
+		t.Errorf("online contract as %s without SUPER: %v; want error 1419", testdb.NonSuperUser, err)
+	}
+
 	clean := testdb.NewReplicated(t, testdb.MySQL)
 	upgrade(t, clean.URL, "mitaka02")
 	m = open(t, clean.URLAs(testdb.NonSuperUser, testdb.NonSuperPassword))
