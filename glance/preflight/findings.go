@@ -1,6 +1,10 @@
 package preflight
 
-import "github.com/glance-manage/glance-manage/migrate/dialect"
+import (
+	"slices"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+)
 
 // Severity says what a finding means for the run.
 type Severity string
@@ -67,6 +71,18 @@ type Report struct {
 
 // Blocked reports whether anything blocks.
 func (r *Report) Blocked() bool { return len(r.Blockers) > 0 }
+
+// Has reports whether r has a finding of any of the checks.
+func (r *Report) Has(checks ...string) bool {
+	for _, list := range [][]Finding{r.Blockers, r.Warnings, r.Notes} {
+		for _, f := range list {
+			if slices.Contains(checks, f.Check) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func (r *Report) add(f Finding) {
 	switch f.Severity {

@@ -209,7 +209,7 @@ func TestPreflightNothingFound(t *testing.T) {
 		}{
 			{"", []string{"build"}},
 			{"mitaka02", []string{"expand", "migrate", "contract"}},
-			{"2024_1_expand01", []string{"contract"}},
+			{"2024_1_expand01", []string{"migrate", "contract"}},
 			{"heads", []string{}},
 		} {
 			t.Run(string(b)+"/"+c.rev, func(t *testing.T) {

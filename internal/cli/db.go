@@ -39,14 +39,22 @@ func (a *app) withDBChecked(run func(s *session) *preflightRun, fn action) func(
 			return err
 		}
 		defer s.Close()
+		var pre *preflightRun
+		again := false
 		if run != nil {
-			if err := a.preflightBefore(cmd, s, run(s)); err != nil {
+			pre = run(s)
+			if again, err = a.preflightBefore(cmd.Context(), cmd, s, pre, false); err != nil {
 				return err
 			}
 		}
 		ctx, done, err := a.takeLock(cmd, s)
 		if err != nil {
 			return err
+		}
+		if again {
+			if _, err := a.preflightBefore(ctx, cmd, s, pre, true); err != nil {
+				return done(err)
+			}
 		}
 		return done(fn(ctx, s, args))
 	}

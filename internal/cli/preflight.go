@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/glance-manage/glance-manage/glance/preflight"
+	"github.com/glance-manage/glance-manage/migrate"
 )
 
 // `db preflight` and the same checks at the start of db expand, db
@@ -92,6 +94,9 @@ func (a *app) skipPreflightFlag(c *cobra.Command) {
 		"run even when the preflight checks (glance-manage db preflight) find a blocker")
 }
 
+// preflightTimeout bounds the checks a command makes before it acts.
+const preflightTimeout = 30 * time.Second
+
 // preflightRun is what a command is about to do, for the checks.
 type preflightRun struct {
 	targets []string // nil: every head
@@ -123,25 +128,42 @@ func upgradePreflight(s *session, version string) *preflightRun {
 // warnings and refuses, with one line naming the first blocker and
 // --skip-preflight, when anything blocks. Checks that cannot run are no
 // reason to stop: the command goes on and meets the problem itself.
-func (a *app) preflightBefore(cmd *cobra.Command, s *session, run *preflightRun) error {
+//
+// Run before the migration lock is taken (locked false), the checks may
+// find the transactions of another glance-manage run that holds it; then
+// they report nothing and return again: the caller runs them once more
+// when it holds the lock (locked true), when that run is over.
+func (a *app) preflightBefore(ctx context.Context, cmd *cobra.Command, s *session, run *preflightRun, locked bool) (again bool, err error) {
 	if a.skipPreflight || run.skip {
-		return nil
+		return false, nil
 	}
-	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	r, err := preflight.Run(ctx, s.mgr, preflight.Options{Targets: run.targets, Online: run.online, InPlaceRebuild: a.inPlace, Before: true})
+	// The checks read catalogs only; should a server make them wait
+	// anyway, the command goes on without them after a while.
+	pctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	defer cancel()
+	r, err := preflight.Run(pctx, s.mgr, preflight.Options{Targets: run.targets, Online: run.online, InPlaceRebuild: a.inPlace, Before: true})
 	if err != nil {
+		if ctx.Err() != nil {
+			return false, a.fail(ctx.Err())
+		}
 		a.logf("WARNING: the preflight checks could not run (%v); going on without them.", oneLine(err))
-		return nil
+		return false, nil
+	}
+	if !locked && r.Has(preflight.CheckBlockingSession, preflight.CheckLongTransaction, preflight.CheckIdleInTransaction) {
+		l := &migrate.Locker{DB: s.mgr.DB, Dialect: s.mgr.Dialect}
+		if info, err := l.Show(ctx); err == nil && info != nil && !info.Stale() {
+			return true, nil
+		}
 	}
 	a.preflightRan = true
 	for _, f := range r.Warnings {
 		a.logf("WARNING: %s", f.Message)
 	}
 	if !r.Blocked() {
-		return nil
+		return false, nil
 	}
 	first := r.Blockers[0]
 	more := ""
@@ -152,6 +174,6 @@ func (a *app) preflightBefore(cmd *cobra.Command, s *session, run *preflightRun)
 		}
 		more = fmt.Sprintf(" (and %d more: %s)", n, strings.Join(ids, ", "))
 	}
-	return exit(exitPreflight, "ERROR: glance-manage %s did not start: preflight check %s found a blocker%s: %s Nothing was changed. Fix it and run the command again (`glance-manage db preflight` lists every finding), or add --skip-preflight to run anyway.",
+	return false, exit(exitPreflight, "ERROR: glance-manage %s did not start: preflight check %s found a blocker%s: %s Nothing was changed. Fix it and run the command again (`glance-manage db preflight` lists every finding), or add --skip-preflight to run anyway.",
 		commandName(cmd), first.Check, more, first.Message)
 }

@@ -11,9 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/glance-manage/glance-manage/glance/preflight"
 	"github.com/glance-manage/glance-manage/internal/testdb"
 	"github.com/glance-manage/glance-manage/migrate"
 )
@@ -304,5 +307,64 @@ func TestPreflightSQLiteReadOnly(t *testing.T) {
 				t.Errorf("the database file changed")
 			}
 		})
+	}
+}
+
+// TestPreflightWaitsForAnotherRun: while another glance-manage run holds
+// the migration lock, its own transaction (PostgreSQL: a revision's,
+// holding images) is not a session to end: the checks are made again
+// once this run has the lock, when the other run is over.
+func TestPreflightWaitsForAnotherRun(t *testing.T) {
+	bin := buildTool(t)
+	// A crash point where the online expand has altered images in a
+	// revision's transaction and not committed it yet (rocky_expand02
+	// adds two columns): from the trace of a run on another database.
+	probe := testdb.New(t, testdb.PostgreSQL)
+	hostileMust(t, probe.URL, "db", "upgrade", "mitaka02")
+	trace := filepath.Join(t.TempDir(), "trace")
+	c := exec.Command(bin, "db", "expand")
+	c.Env = append(os.Environ(), "OS_DATABASE__CONNECTION="+probe.URL, "GLANCE_MANAGE_CRASH_TRACE="+trace)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("traced db expand: %v\n%s", err, out)
+	}
+	lines, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	point := 0
+	prev := []string{}
+	for _, l := range strings.Split(string(lines), "\n") {
+		f := strings.SplitN(l, "\t", 3)
+		if len(f) == 3 && len(prev) == 3 && point == 0 && f[1] == prev[1] &&
+			strings.Contains(prev[2], "ALTER TABLE images ADD COLUMN") && strings.Contains(f[2], "ALTER TABLE images ADD COLUMN") {
+			point, _ = strconv.Atoi(f[0])
+		}
+		prev = f
+	}
+	if point == 0 {
+		t.Fatalf("no two additions of columns to images in one revision in the trace:\n%s", lines)
+	}
+
+	db := testdb.New(t, testdb.PostgreSQL)
+	hostileMust(t, db.URL, "db", "upgrade", "mitaka02")
+	dir := t.TempDir()
+	first := start(t, bin, db.URL, pauseEnv(dir, point), "db", "expand")
+	t.Cleanup(func() { _ = first.cmd.Process.Kill() })
+	waitFile(t, filepath.Join(dir, "paused"))
+	time.Sleep(preflight.DefaultTransactionAge + time.Second)
+	if out, _, code := hostileRun(t, db.URL, "db", "preflight"); code != 6 || !strings.Contains(out, "holding locks on images") {
+		t.Fatalf("db preflight while the other run holds images: exit %d\n%s\n%s", code, out, lines)
+	}
+	second := start(t, bin, db.URL, nil, "--lock-timeout", "-1", "db", "expand")
+	second.waitLine(t, "Waiting for the migration lock")
+	if err := os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stderr := first.wait(); code != 0 {
+		t.Fatalf("first run: exit %d\n%s", code, stderr)
+	}
+	code, stderr := second.wait()
+	if code != 0 || !strings.Contains(second.stdout.String(), "up to date") || strings.Contains(stderr, "session") {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, second.stdout.String(), stderr)
 	}
 }

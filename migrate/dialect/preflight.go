@@ -17,7 +17,9 @@ import (
 // The common contract of every method:
 //   - It only reads: it changes no schema, row or setting (not even of
 //     its own session), takes no lock beyond what a catalog read takes,
-//     and may run on a connection that later runs the upgrade.
+//     and may run on a connection that later runs the upgrade. It reads
+//     catalogs, never Glance's tables, so that a transaction holding
+//     their locks does not make it wait.
 //   - It returns facts, not judgements: what the server says, in plain
 //     fields. Which facts block which phase is decided by the caller.
 //   - A fact the server does not let this user read is reported as

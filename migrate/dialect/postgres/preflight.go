@@ -82,14 +82,21 @@ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')`)
 }
 
 // TableFacts implements dialect.TableInspector: the database's encoding
-// (Glance writes UTF-8) and each table's total size with its indexes and
-// TOAST; PostgreSQL tables have no engine or character set of their own.
+// (Glance writes UTF-8) and each table's size with its indexes and TOAST
+// (the catalog's estimate); PostgreSQL tables have no engine or
+// character set of their own.
 func (Dialect) TableFacts(ctx context.Context, q dialect.Querier) (*dialect.Tables, error) {
 	out := &dialect.Tables{WantEncoding: "UTF8"}
 	if err := q.QueryRowContext(ctx, "SELECT pg_encoding_to_char(encoding)::text FROM pg_catalog.pg_database WHERE datname = current_database()").Scan(&out.Encoding); err != nil {
 		return nil, err
 	}
-	rows, err := q.QueryContext(ctx, `SELECT c.relname::text, pg_total_relation_size(c.oid) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	// The sizes from the catalog's page counts (as of the last VACUUM or
+	// ANALYZE), with the indexes' and TOAST's: pg_total_relation_size
+	// would wait for the lock of a table that a transaction has altered.
+	rows, err := q.QueryContext(ctx, `SELECT c.relname::text, current_setting('block_size')::bigint * (c.relpages::bigint
+    + COALESCE((SELECT SUM(i.relpages) FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), 0)
+    + COALESCE((SELECT t.relpages FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid), 0))
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname::text COLLATE "C"`)
 	if err != nil {
 		return nil, err
