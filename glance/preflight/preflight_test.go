@@ -425,6 +425,20 @@ func TestPreflightFindings(t *testing.T) {
 				return nil, rolling
 			},
 			wants: []want{{preflight.CheckLongTransaction, preflight.Warning, []string{"has had a transaction open for"}}}},
+		{name: "long running transaction, phases that change no existing table", backends: []testdb.Backend{testdb.MySQL},
+			setup: func(t *testing.T, e env) (*glance.Manager, preflight.Options) {
+				upgrade(t, e.db.URL, "2023_1_contract01")
+				conn, err := e.m.DB.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { conn.Close() })
+				mustExec(t, conn, "BEGIN", "SELECT COUNT(*) FROM images")
+				go func() { _, _ = conn.ExecContext(ctx, "SELECT SLEEP(4)") }()
+				time.Sleep(1500 * time.Millisecond)
+				return nil, rolling
+			},
+			wants: []want{{preflight.CheckLongTransaction, preflight.Warning, []string{"has had a transaction open for", "KILL"}}}},
 		{name: "database not in UTF-8", backends: []testdb.Backend{testdb.PostgreSQL},
 			setup: func(t *testing.T, e env) (*glance.Manager, preflight.Options) {
 				name := randomName(t)

@@ -368,3 +368,47 @@ func TestPreflightWaitsForAnotherRun(t *testing.T) {
 		t.Fatalf("second run: exit %d\n%s\n%s", code, second.stdout.String(), stderr)
 	}
 }
+
+// TestPreflightDiskUnseen: a process that cannot see the server's data
+// directory (here: run in a mount namespace of its own with a tmpfs over
+// it, as a container would not see the server's files) cannot check the
+// free disk for the copy of images: a note that says so and what to
+// check, and nothing blocks.
+func TestPreflightDiskUnseen(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if testdb.CI() {
+			t.Fatal("CI=true: this test makes a mount namespace and needs root")
+		}
+		t.Skip("a mount namespace needs root")
+	}
+	bin := buildTool(t)
+	db := testdb.New(t, testdb.MySQL)
+	hostileMust(t, db.URL, "db", "upgrade", "mitaka02")
+	var datadir string
+	if err := db.SQL.QueryRow("SELECT @@datadir").Scan(&datadir); err != nil {
+		t.Fatal(err)
+	}
+	run := func(hide bool) (string, int) {
+		script := `exec "$0" db preflight`
+		if hide {
+			script = `mount -t tmpfs tmpfs "$1" && ` + script
+		}
+		cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script, bin, datadir)
+		cmd.Env = append(os.Environ(), "OS_DATABASE__CONNECTION="+db.URL)
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	if out, code := run(false); code != 0 || strings.Contains(out, "NOTE") {
+		t.Errorf("seeing the data directory: exit %d\n%s", code, out)
+	}
+	out, code := run(true)
+	if code != 0 || !strings.Contains(out, "NOTE: the phases write a new copy of table images") || !strings.Contains(out, "cannot be checked from here") || !strings.Contains(out, datadir) {
+		t.Errorf("not seeing it: exit %d\n%s", code, out)
+	}
+}
