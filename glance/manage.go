@@ -141,14 +141,28 @@ func (m *Manager) PlaceUnderControl(ctx context.Context) (Placement, error) {
 	if err != nil || len(rows) > 0 {
 		return Placement{}, err
 	}
+	p, ids, err := m.placement(ctx)
+	if err != nil || len(ids) == 0 {
+		return p, err
+	}
+	if err := m.Migrator.Stamp(ctx, ids); err != nil {
+		return Placement{}, err
+	}
+	return p, nil
+}
+
+// placement works out what PlaceUnderControl does to a database without
+// version rows, changing nothing: the placement and the revision ids to
+// stamp (none when the database is left as it is).
+func (m *Manager) placement(ctx context.Context) (Placement, []string, error) {
 	// A first revision interrupted on MySQL left some of its tables and
 	// an empty version table: the upgrade resumes it.
 	if resume, err := m.Migrator.InterruptedBase(ctx); err != nil || resume {
-		return Placement{}, err
+		return Placement{}, nil, err
 	}
 	tables, err := m.Dialect.Tables(ctx, m.DB)
 	if err != nil {
-		return Placement{}, err
+		return Placement{}, nil, err
 	}
 	var others []string
 	hasLegacy, hasImages := false, false
@@ -169,38 +183,35 @@ func (m *Manager) PlaceUnderControl(ctx context.Context) (Placement, error) {
 	}
 	if !hasLegacy {
 		if len(others) == 0 {
-			return Placement{}, nil
+			return Placement{}, nil, nil
 		}
 		// A one-step build of an empty database that was interrupted
 		// (MySQL) is finished by the next upgrade.
 		if ok, err := m.Migrator.InterruptedBuild(ctx, m.Graph().Heads()); err != nil || ok {
-			return Placement{}, err
+			return Placement{}, nil, err
 		}
-		return Placement{}, &ForeignDatabaseError{Tables: others, Glance: hasImages}
+		return Placement{}, nil, &ForeignDatabaseError{Tables: others, Glance: hasImages}
 	}
 	var v int
 	if err := m.DB.QueryRowContext(ctx, "SELECT version FROM migrate_version").Scan(&v); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return Placement{}, &LegacyError{Version: 0}
+			return Placement{}, nil, &LegacyError{Version: 0}
 		}
-		return Placement{}, err
+		return Placement{}, nil, err
 	}
 	rev, ok := legacyMap[v]
 	switch {
 	case ok:
 	case v >= 1 && v <= 41:
-		return Placement{LegacyVersion: v}, &LegacyError{Version: v, TooOld: true}
+		return Placement{LegacyVersion: v}, nil, &LegacyError{Version: v, TooOld: true}
 	default:
-		return Placement{LegacyVersion: v}, &LegacyError{Version: v}
+		return Placement{LegacyVersion: v}, nil, &LegacyError{Version: v}
 	}
 	ids, err := m.Graph().Resolve(rev)
 	if err != nil {
-		return Placement{}, err
+		return Placement{}, nil, err
 	}
-	if err := m.Migrator.Stamp(ctx, ids); err != nil {
-		return Placement{}, err
-	}
-	return Placement{LegacyVersion: v, Revision: rev}, nil
+	return Placement{LegacyVersion: v, Revision: rev}, ids, nil
 }
 
 // Level is where a database stands on one branch.

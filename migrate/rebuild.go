@@ -31,7 +31,17 @@ type Rebuild struct {
 // and, with a dialect.Sizer, the server's statistics (once per table, as
 // they are before the run); it changes nothing.
 func (m *Migrator) Rebuilds(ctx context.Context, targets []string, o Options) ([]Rebuild, error) {
-	rows, plan, err := m.plan(ctx, targets)
+	rows, err := m.Heads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.RebuildsFrom(ctx, rows, targets, o)
+}
+
+// RebuildsFrom is Rebuilds for an upgrade from the version-table rows
+// given (as the caller will stamp them first) instead of those read.
+func (m *Migrator) RebuildsFrom(ctx context.Context, rows, targets []string, o Options) ([]Rebuild, error) {
+	plan, err := m.Graph.Plan(rows, targets)
 	if err != nil {
 		return nil, err
 	}

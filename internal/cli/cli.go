@@ -72,6 +72,9 @@ type app struct {
 	requestID   string
 	mu          sync.Mutex      // serializes output: notices come from other goroutines
 	ctx         context.Context // the run's, cancelled with an *Interrupted cause by a signal
+	// skipPreflight: --skip-preflight; preflightRan: the checks ran
+	// before this command (preflight.go).
+	skipPreflight, preflightRan bool
 }
 
 func (a *app) printf(format string, args ...any) {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/glance-manage/glance-manage/glance"
+	"github.com/glance-manage/glance-manage/glance/preflight"
 	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
@@ -26,12 +27,26 @@ type action func(ctx context.Context, s *session, args []string) error
 // lock when the action writes (lock.go), runs the action, releases the
 // lock and closes the database.
 func (a *app) withDB(fn action) func(*cobra.Command, []string) error {
+	return a.withDBChecked(nil, fn)
+}
+
+// withDBChecked is withDB with the preflight checks of a run (see
+// preflight.go) between opening the database and taking the lock.
+func (a *app) withDBChecked(run func(s *session) *preflightRun, fn action) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		s, err := a.open(cmd.Context())
 		if err != nil {
 			return err
 		}
 		defer s.Close()
+		var pre *preflightRun
+		again := false
+		if run != nil {
+			pre = run(s)
+			if again, err = a.preflightBefore(cmd.Context(), cmd, s, pre, false); err != nil {
+				return err
+			}
+		}
 		ctx, done, err := a.takeLock(cmd, s)
 		if err != nil {
 			return err
@@ -43,6 +58,11 @@ func (a *app) withDB(fn action) func(*cobra.Command, []string) error {
 				panic(r)
 			}
 		}()
+		if again {
+			if _, err := a.preflightBefore(ctx, cmd, s, pre, true); err != nil {
+				return done(err)
+			}
+		}
 		return done(fn(ctx, s, args))
 	}
 }
@@ -154,7 +174,7 @@ func (a *app) coreCommands() []pair {
 			if syncPlan.active() {
 				return a.plan(cmd.Context(), "sync", v, &syncPlan, syncBackup)
 			}
-			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
+			return a.withDBChecked(func(s *session) *preflightRun { return syncPreflight(s, v) }, func(ctx context.Context, s *session, _ []string) error {
 				if err := a.backupTo(ctx, s, syncBackup); err != nil {
 					return err
 				}
@@ -164,6 +184,7 @@ func (a *app) coreCommands() []pair {
 			versionFlag(&syncVersion, "")(c)
 			syncPlan.register(c)
 			backupFlag(c, &syncBackup)
+			a.skipPreflightFlag(c)
 		}),
 		a.newPair("upgrade", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
 			v, err := versionArg(cmd, args, upgradeVersion)
@@ -176,11 +197,13 @@ func (a *app) coreCommands() []pair {
 			if v == "" {
 				v = "heads"
 			}
-			return a.withDB(func(ctx context.Context, s *session, _ []string) error { return a.upgrade(ctx, s, v) })(cmd, args)
+			return a.withDBChecked(func(s *session) *preflightRun { return upgradePreflight(s, v) },
+				func(ctx context.Context, s *session, _ []string) error { return a.upgrade(ctx, s, v) })(cmd, args)
 		}, func(c *cobra.Command) {
 			versionFlag(&upgradeVersion, "")(c)
 			upgradePlan.register(c)
 			a.inPlaceFlag(c)
+			a.skipPreflightFlag(c)
 		}),
 		a.newPair("version_control", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
 			v, err := versionArg(cmd, args, vcVersion)
@@ -196,7 +219,7 @@ func (a *app) coreCommands() []pair {
 			if expandPlan.active() {
 				return a.plan(cmd.Context(), "expand", "", &expandPlan, expandBackup)
 			}
-			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
+			return a.withDBChecked(func(s *session) *preflightRun { return phasePreflight(s, s.mgr.ExpandHead()) }, func(ctx context.Context, s *session, _ []string) error {
 				if err := a.backupTo(ctx, s, expandBackup); err != nil {
 					return err
 				}
@@ -206,6 +229,7 @@ func (a *app) coreCommands() []pair {
 			expandPlan.register(c)
 			backupFlag(c, &expandBackup)
 			a.inPlaceFlag(c)
+			a.skipPreflightFlag(c)
 		}),
 		a.newPair("migrate", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			return a.migrate(ctx, s, maxRows)
@@ -216,12 +240,13 @@ func (a *app) coreCommands() []pair {
 			if contractPlan.active() {
 				return a.plan(cmd.Context(), "contract", "", &contractPlan, "")
 			}
-			return a.withDB(func(ctx context.Context, s *session, _ []string) error {
+			return a.withDBChecked(func(s *session) *preflightRun { return phasePreflight(s, s.mgr.ContractHead()) }, func(ctx context.Context, s *session, _ []string) error {
 				return a.contract(ctx, s, true)
 			})(cmd, args)
 		}, func(c *cobra.Command) {
 			contractPlan.register(c)
 			a.inPlaceFlag(c)
+			a.skipPreflightFlag(c)
 		}),
 	}
 }
@@ -363,7 +388,7 @@ func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o mig
 	if o.LockWait, err = a.ddlLimit(); err != nil {
 		return nil, err
 	}
-	if o.Online {
+	if o.Online && !a.preflightRan {
 		a.warnRebuilds(ctx, s, targets, o)
 	}
 	o.DataProgress = a.dataProgress()
@@ -397,10 +422,11 @@ func (a *app) warnRebuilds(ctx context.Context, s *session, targets []string, o 
 // rebuildWarning is the warning for r, or "" when the table fits in the
 // server's buffer cache (or the server does not say).
 func rebuildWarning(r migrate.Rebuild) string {
-	if r.Shadow || r.Cache <= 0 || r.Size <= r.Cache {
+	f := preflight.RebuildFinding(r)
+	if f == nil {
 		return ""
 	}
-	return fmt.Sprintf(msgRebuildCache, r.Revision, r.Table, humanBytes(r.Size), humanBytes(r.Cache))
+	return "WARNING: " + f.Message
 }
 
 func (a *app) sync(ctx context.Context, s *session, version string) error {

@@ -37,12 +37,6 @@ const (
 	msgLegacyUnknown       = "Unable to place database under Alembic's migration control. Unknown database state, can't proceed further."
 )
 
-// Our own messages (upstream has no such warning).
-const (
-	// msgRebuildCache: revision, table, table size, buffer pool size.
-	msgRebuildCache = "WARNING: %s rebuilds table %s online, and the table (%s of data and indexes) is larger than the server's InnoDB buffer pool (%s): at the end of the rebuild InnoDB replays the writes made meanwhile while reading pages from disk, and writers may wait seconds. Raise innodb_buffer_pool_size above the table's size first (it can be changed at run time) or run this step when traffic is low."
-)
-
 // Exit codes of `db check`, as upstream.
 const (
 	exitOK           = 0
@@ -51,6 +45,9 @@ const (
 	exitNeedExpand   = 3
 	exitNeedMigrate  = 4
 	exitNeedContract = 5
+	// exitPreflight: `db preflight` found a blocker, or a command
+	// refused to start because of one (ours; upstream has no such check).
+	exitPreflight = 6
 )
 
 // dbActions is the listing `glance-manage db` prints without an action:

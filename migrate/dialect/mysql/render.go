@@ -61,7 +61,7 @@ var style = dialect.TableStyle{
 	InlineIndexes: true,
 	Suffix: func(t *schema.Table) string {
 		if t.MySQLOptions {
-			return "ENGINE=InnoDB CHARSET=utf8"
+			return "ENGINE=InnoDB CHARSET=" + tableCharset
 		}
 		return ""
 	},
