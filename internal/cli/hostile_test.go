@@ -230,13 +230,26 @@ func TestHostileInput(t *testing.T) {
 			if err := os.Chmod(db.Name, 0o444); err != nil {
 				t.Fatal(err)
 			}
-			return []string{"db", "sync"}, "", nil
+			return []string{"db", "sync", "--skip-preflight"}, "", nil
 		}, want: "the file is read-only for this user"},
+		{name: "read-only SQLite file, preflight", unprivileged: true, setup: func(t *testing.T, db *testdb.DB) ([]string, string, []string) {
+			hostileMust(t, db.URL, "db", "upgrade", "mitaka02")
+			testdb.Reachable(t, db.Name)
+			if err := os.Chmod(db.Name, 0o444); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"db", "sync"}, "", nil
+		}, want: "sqlite_file_not_writable found a blocker"},
 		{name: "SQLite file in a read-only directory", unprivileged: true, setup: func(t *testing.T, db *testdb.DB) ([]string, string, []string) {
 			hostileMust(t, db.URL, "db", "upgrade", "mitaka02")
 			readOnlyDir(t, db.Name)
-			return []string{"db", "sync"}, "", nil
+			return []string{"db", "sync", "--skip-preflight"}, "", nil
 		}, want: "cannot create files in its directory {dir}, where SQLite writes the database's journal"},
+		{name: "SQLite file in a read-only directory, preflight", unprivileged: true, setup: func(t *testing.T, db *testdb.DB) ([]string, string, []string) {
+			hostileMust(t, db.URL, "db", "upgrade", "mitaka02")
+			readOnlyDir(t, db.Name)
+			return []string{"db", "sync"}, "", nil
+		}, want: "the directory {dir} of the SQLite database is not writable"},
 		{name: "new SQLite file in a read-only directory", unprivileged: true, setup: func(t *testing.T, db *testdb.DB) ([]string, string, []string) {
 			readOnlyDir(t, db.Name)
 			return []string{"db", "sync"}, "sqlite:///" + filepath.Join(filepath.Dir(db.Name), "new.sqlite"), nil
