@@ -223,6 +223,45 @@ func (Dialect) Sessions(ctx context.Context, q dialect.Querier, minAge time.Dura
 	if err != nil {
 		return nil, err
 	}
+	out, err := openTransactions(ctx, q, minAge, mdl)
+	if err != nil || len(out.List) == 0 {
+		return out, err
+	}
+	// InnoDB serves INNODB_TRX from a cache it refreshes at most every
+	// 100ms: a transaction that ended just before (a session that a
+	// report of ours made its owner end) may still be listed. Read again
+	// after that and keep the sessions both reads show.
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(trxCacheAge):
+	}
+	again, err := openTransactions(ctx, q, minAge, mdl)
+	if err != nil {
+		return nil, err
+	}
+	still := map[int64]bool{}
+	for _, s := range again.List {
+		still[s.ID] = true
+	}
+	kept := out.List[:0]
+	for _, s := range out.List {
+		if still[s.ID] {
+			kept = append(kept, s)
+		}
+	}
+	out.List = kept
+	return out, nil
+}
+
+// trxCacheAge is a little more than the time for which InnoDB serves
+// information_schema.INNODB_TRX from its cache without refreshing it.
+const trxCacheAge = 150 * time.Millisecond
+
+// openTransactions reads the InnoDB transactions open for at least minAge
+// of sessions in the current database or holding metadata locks (mdl) on
+// its tables.
+func openTransactions(ctx context.Context, q dialect.Querier, minAge time.Duration, mdl map[int64][]string) (*dialect.Sessions, error) {
 	rows, err := q.QueryContext(ctx, `SELECT p.id, COALESCE(p.user, ''), COALESCE(p.host, ''), COALESCE(p.db, ''), COALESCE(p.command, ''), COALESCE(p.state, ''),
   TIMESTAMPDIFF(MICROSECOND, t.trx_started, NOW(6)), t.trx_lock_structs, p.db = DATABASE()
 FROM information_schema.innodb_trx t JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id
