@@ -23,6 +23,9 @@ import (
 //   - GLANCE_MANAGE_PAUSE_AT=k with GLANCE_MANAGE_PAUSE_DIR=dir: at crash
 //     point k the process creates dir/paused and waits until dir/resume
 //     exists (it holds the migration lock meanwhile).
+//   - GLANCE_MANAGE_DATA_BATCH=n: data migrations and shadow copies run
+//     in batches of n rows instead of adaptive ones, so that every run
+//     passes the same crash points.
 //   - GLANCE_MANAGE_PAUSE_ON=spec;spec;... with GLANCE_MANAGE_PAUSE_DIR=dir:
 //     pause points found by what they do rather than by number. A spec is
 //     KIND:TEXT or KIND:TEXT#N, KIND one of stmt (a Statement whose SQL
@@ -34,6 +37,7 @@ import (
 //     confirms the lock (Fence), so a lock broken during the pause is
 //     noticed by that step.
 func init() {
+	crashBatch, _ = strconv.Atoi(os.Getenv("GLANCE_MANAGE_DATA_BATCH"))
 	at, _ := strconv.Atoi(os.Getenv("GLANCE_MANAGE_CRASH_AT"))
 	pause, _ := strconv.Atoi(os.Getenv("GLANCE_MANAGE_PAUSE_AT"))
 	pauseDir := os.Getenv("GLANCE_MANAGE_PAUSE_DIR")

@@ -196,10 +196,7 @@ func (m *Migrator) RunData(ctx context.Context, maxRows int64, o Options) (chang
 // is rolled back and tried again after a backoff. Each batch confirms the
 // migration lock in its transaction first (Migrator.Fence).
 func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, o Options) (int64, error) {
-	batch, adaptive := o.DataBatch, o.DataBatch <= 0
-	if adaptive {
-		batch = DefaultDataBatch
-	}
+	batch, adaptive := batchSize(o)
 	target := o.DataBatchTarget
 	if target <= 0 {
 		target = DefaultDataBatchTarget
@@ -227,7 +224,11 @@ func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, 
 		var c int64
 		var took time.Duration
 		for attempt := 0; ; attempt++ {
+			if err = throttle(ctx, o); err != nil {
+				return p.Done, err
+			}
 			next, c, took, err = m.dataBatch(ctx, dm, cursor, n)
+			throttled(o, Batch{Work: dm.Name, Rows: c, Took: took, Err: err})
 			if err == nil || on == nil || !on.Retryable(err) || attempt >= DefaultLockRetries {
 				break
 			}

@@ -134,6 +134,10 @@ type Options struct {
 	// CopyProgress receives the progress of shadow copies (Migration is
 	// ShadowCopyName of the table).
 	CopyProgress func(DataProgress)
+	// Throttle, when set, is asked before every batch of a data
+	// migration or a shadow copy whether it may start, and told of each
+	// batch that ran (see Throttler).
+	Throttle Throttler
 }
 
 func (m *Migrator) env(o Options, rows []string) Env {

@@ -237,10 +237,7 @@ func (r *shadowRun) copy(st *dialect.ShadowState) error {
 		return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), Err: err}
 	}
 	start := time.Now()
-	n, adaptive := r.o.DataBatch, r.o.DataBatch <= 0
-	if adaptive {
-		n = DefaultDataBatch
-	}
+	n, adaptive := batchSize(r.o)
 	lower, first := "", true
 	for {
 		if err := r.ctx.Err(); err != nil {
@@ -267,12 +264,17 @@ func (r *shadowRun) copy(st *dialect.ShadowState) error {
 		var took time.Duration
 		var copied int64
 		err = r.retry(name, func() error {
+			if err := throttle(r.ctx, r.o); err != nil {
+				return err
+			}
 			t0 := time.Now()
 			res, err := r.batch(stmt, args)
 			took = time.Since(t0)
+			copied = 0
 			if err == nil {
 				copied, _ = res.RowsAffected()
 			}
+			throttled(r.o, Batch{Work: name, Rows: copied, Took: took, Err: err})
 			return err
 		})
 		if err != nil {
