@@ -44,16 +44,6 @@ const (
 	dPostgres
 )
 
-func dialectOf(backend string) dialect {
-	switch backend {
-	case "mysql":
-		return dMySQL
-	case "postgresql":
-		return dPostgres
-	}
-	return dSQLite
-}
-
 var multiOps = []string{"<=>", "->>", "<=", ">=", "<>", "!=", "||", "::", "<<", ">>", "==", ":=", "->", "&&"}
 
 // tokenize splits s into tokens, dropping whitespace and comments. It never
