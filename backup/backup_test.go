@@ -64,7 +64,7 @@ func fixture(t *testing.T, b testdb.Backend) (*testdb.DB, *glance.Manager, *dbur
 
 func take(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := snapshot.Take(context.Background(), db.SQL, string(db.Backend))
+	s, err := snapshot.Take(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}

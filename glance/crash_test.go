@@ -77,7 +77,7 @@ func runTool(bin, dbURL string, env []string, args ...string) (runResult, error)
 // dbState is the database as text: schema, rows, alembic_version,
 // without the migration lock's own table (its rows name processes).
 func dbState(ctx context.Context, db *testdb.DB) (string, error) {
-	s, err := snapshot.Take(ctx, db.SQL, string(db.Backend))
+	s, err := snapshot.Take(ctx, db.SQL, db.Backend)
 	if err != nil {
 		return "", err
 	}

@@ -54,7 +54,7 @@ func upgradeTo(t *testing.T, m *glance.Manager, target string, o migrate.Options
 
 func dump(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := schemadump.Dump(context.Background(), db.SQL, string(db.Backend))
+	s, err := schemadump.Dump(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/glance-manage/glance-manage/dburl"
 	"github.com/glance-manage/glance-manage/internal/schemadump"
 	"github.com/glance-manage/glance-manage/internal/testdb"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
 func TestMain(m *testing.M) {
@@ -148,7 +149,7 @@ func cmdDBState(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	db := openScriptDB(ts)
 	defer db.Close()
-	backend := ts.Getenv("BACKEND")
+	backend := dialect.Backend(ts.Getenv("BACKEND"))
 	dump, err := schemadump.Dump(context.Background(), db, backend)
 	ts.Check(err)
 	var b strings.Builder

@@ -160,7 +160,7 @@ func TestOnlineDDLForms(t *testing.T) {
 
 func dump(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := schemadump.Dump(context.Background(), db.SQL, string(db.Backend))
+	s, err := schemadump.Dump(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}

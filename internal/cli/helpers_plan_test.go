@@ -88,7 +88,7 @@ func firstDiff(want, got string) string {
 
 func schemaOf(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := schemadump.Dump(context.Background(), db.SQL, string(db.Backend))
+	s, err := schemadump.Dump(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func schemaOf(t *testing.T, db *testdb.DB) string {
 
 func snapshotOf(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := snapshot.Take(context.Background(), db.SQL, string(db.Backend))
+	s, err := snapshot.Take(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}

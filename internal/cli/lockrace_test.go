@@ -274,7 +274,7 @@ func runTool(t *testing.T, bin, url string, args ...string) string {
 
 func assertHead(ctx context.Context, t *testing.T, db *testdb.DB) {
 	t.Helper()
-	dump, err := schemadump.Dump(ctx, db.SQL, string(db.Backend))
+	dump, err := schemadump.Dump(ctx, db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func execAll(t *testing.T, db *sql.DB, stmts ...string) {
 
 func dump(t *testing.T, d *testdb.DB) string {
 	t.Helper()
-	s, err := Dump(context.Background(), d.SQL, string(d.Backend))
+	s, err := Dump(context.Background(), d.SQL, d.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,16 +34,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
-// Backend names a database backend.
-type Backend string
+// Backend names a database backend (the dialect package's type).
+type Backend = dialect.Backend
 
-// The supported backends.
+// The supported backends (the dialect package's constants).
 const (
-	SQLite     Backend = "sqlite"
-	MySQL      Backend = "mysql"
-	PostgreSQL Backend = "postgresql"
+	SQLite     = dialect.SQLite
+	MySQL      = dialect.MySQL
+	PostgreSQL = dialect.PostgreSQL
 )
 
 // All lists every backend, in a fixed order.
