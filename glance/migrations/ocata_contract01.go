@@ -19,7 +19,7 @@ import (
 // for good.
 // everyImageHasVisibility guards the drop of is_public: an image without
 // a visibility would lose whether it is public.
-var everyImageHasVisibility = s.Precondition{Desc: "every image has a visibility", Table: "images", Where: "visibility IS NULL"}
+var everyImageHasVisibility = s.Precondition{Desc: "every image has a visibility", Table: "images", Where: "visibility IS NULL", Checker: "glance-manage"}
 
 func init() {
 	register(&migrate.Revision{
