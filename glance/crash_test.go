@@ -130,18 +130,16 @@ func TestCrashAtEveryStatement(t *testing.T) {
 			steps: [][]string{{"db", "expand"}, {"db", "migrate"}, {"db", "contract"}}},
 	}
 	bin := crashBinary(t)
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			testdb.Require(t, b)
-			// The backends' servers work side by side; each backend's
-			// scenarios run one after the other (each runs its own
-			// crash points in parallel).
-			t.Parallel()
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) { runCrashScenario(t, bin, b, sc) })
-			}
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		testdb.Require(t, b)
+		// The backends' servers work side by side; each backend's
+		// scenarios run one after the other (each runs its own
+		// crash points in parallel).
+		t.Parallel()
+		for _, sc := range scenarios {
+			t.Run(sc.name, func(t *testing.T) { runCrashScenario(t, bin, b, sc) })
+		}
+	})
 }
 
 func crashSample(sc crashScenario) int {

@@ -64,34 +64,32 @@ func legacyImage(t *testing.T, m *glance.Manager, id string, public bool) {
 // before it drops is_public, refuses with a PreconditionError, keeps
 // is_public, and succeeds once the data is carried over.
 func TestContractChecksDataBeforeDroppingIsPublic(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			m, _ := newManager(t, b)
-			mustUpgrade(t, m, "mitaka02", migrate.Options{})
-			legacyImage(t, m, "a", true)
-			legacyImage(t, m, "b", false)
-			mustUpgrade(t, m, "expand@head", migrate.Options{Online: true})
-			data := m.Migrator.Data
-			m.Migrator.Data = nil // bypass the engine's own refusal
-			err := upgrade(context.Background(), m, "contract@head", migrate.Options{Online: true})
-			var pe *migrate.PreconditionError
-			if !errors.As(err, &pe) || pe.Rows != 2 || pe.Revision != "ocata_contract01" || !errors.Is(err, migrate.ErrDataMigrationPending) {
-				t.Fatalf("contract: err = %v, want a PreconditionError for 2 rows of ocata_contract01", err)
-			}
-			if ok, err := m.Dialect.ColumnExists(context.Background(), m.DB, "images", "is_public"); err != nil || !ok {
-				t.Fatalf("is_public dropped although the check failed (%v)", err)
-			}
-			m.Migrator.Data = data
-			if _, _, err := m.Migrator.RunData(context.Background(), -1, migrate.Options{}); err != nil {
-				t.Fatal(err)
-			}
-			mustUpgrade(t, m, "contract@head", migrate.Options{Online: true})
-			var vis string
-			if err := m.DB.QueryRow("SELECT visibility FROM images WHERE id = 'a'").Scan(&vis); err != nil || vis != "public" {
-				t.Fatalf("image a: %q, %v", vis, err)
-			}
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		m, _ := newManager(t, b)
+		mustUpgrade(t, m, "mitaka02", migrate.Options{})
+		legacyImage(t, m, "a", true)
+		legacyImage(t, m, "b", false)
+		mustUpgrade(t, m, "expand@head", migrate.Options{Online: true})
+		data := m.Migrator.Data
+		m.Migrator.Data = nil // bypass the engine's own refusal
+		err := upgrade(context.Background(), m, "contract@head", migrate.Options{Online: true})
+		var pe *migrate.PreconditionError
+		if !errors.As(err, &pe) || pe.Rows != 2 || pe.Revision != "ocata_contract01" || !errors.Is(err, migrate.ErrDataMigrationPending) {
+			t.Fatalf("contract: err = %v, want a PreconditionError for 2 rows of ocata_contract01", err)
+		}
+		if ok, err := m.Dialect.ColumnExists(context.Background(), m.DB, "images", "is_public"); err != nil || !ok {
+			t.Fatalf("is_public dropped although the check failed (%v)", err)
+		}
+		m.Migrator.Data = data
+		if _, _, err := m.Migrator.RunData(context.Background(), -1, migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		mustUpgrade(t, m, "contract@head", migrate.Options{Online: true})
+		var vis string
+		if err := m.DB.QueryRow("SELECT visibility FROM images WHERE id = 'a'").Scan(&vis); err != nil || vis != "public" {
+			t.Fatalf("image a: %q, %v", vis, err)
+		}
+	})
 }
 
 // statements records the SQL an upgrade runs and the retries it makes.

@@ -97,14 +97,12 @@ func TestDumpUnknownBackend(t *testing.T) {
 }
 
 func TestDumpEmpty(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			d := testdb.New(t, b)
-			if got, want := dump(t, d), "schemadump backend="+string(b)+"\n"; got != want {
-				t.Fatalf("empty database: %q, want %q", got, want)
-			}
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		d := testdb.New(t, b)
+		if got, want := dump(t, d), "schemadump backend="+string(b)+"\n"; got != want {
+			t.Fatalf("empty database: %q, want %q", got, want)
+		}
+	})
 }
 
 var sqliteSchema = []string{

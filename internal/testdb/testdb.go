@@ -154,3 +154,13 @@ func keep() bool {
 	v, err := strconv.ParseBool(os.Getenv(EnvKeep))
 	return err == nil && v
 }
+
+// ForEach runs f once for each backend in All, as a subtest named after
+// the backend (t.Run(string(b), ...)), in All's order. Whether a server
+// backend runs, skips or fails is up to what f calls (New, Require).
+func ForEach(t *testing.T, f func(t *testing.T, b Backend)) {
+	t.Helper()
+	for _, b := range All {
+		t.Run(string(b), func(t *testing.T) { f(t, b) })
+	}
+}
