@@ -13,6 +13,10 @@ import (
 
 	"github.com/glance-manage/glance-manage/internal/schemadump"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
+	// The dialects Take reads through (dialect.For).
+	_ "github.com/glance-manage/glance-manage/migrate/dialect/mysql"
+	_ "github.com/glance-manage/glance-manage/migrate/dialect/postgres"
+	_ "github.com/glance-manage/glance-manage/migrate/dialect/sqlite"
 )
 
 // Take returns the schema dump (package schemadump) of db followed by the
