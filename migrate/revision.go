@@ -21,7 +21,10 @@ const (
 // beside live services (rolling upgrade: expand, upgrade) or offline (sync).
 type Env struct {
 	Dialect dialect.Backend // the backend the revision runs on
-	Online  bool            // true for expand/contract/upgrade, false for sync
+	// RebuildTables: the backend changes columns by rebuilding tables
+	// (dialect.Rebuilder), not with ALTER TABLE.
+	RebuildTables bool
+	Online        bool // true for expand/contract/upgrade, false for sync
 	// Applied holds the revisions applied before this one. A revision
 	// that rebuilds a table (SQLite) uses it to know which columns the
 	// other branch has added by then, as alembic's batch mode learns

@@ -30,7 +30,7 @@ func init() {
 			// Checked before the triggers go (old services must be
 			// stopped by now), and again right before is_public goes.
 			ops := append([]s.Op{everyImageHasVisibility}, dropVisibilityTriggers(env.Dialect)...)
-			if env.Dialect == "sqlite" {
+			if env.RebuildTables {
 				return append(ops, everyImageHasVisibility, s.RebuildTable{Table: imagesRebuilt(true, env.Applied)})
 			}
 			vis := nn("visibility", visibilityEnum)

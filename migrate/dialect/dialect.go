@@ -26,6 +26,8 @@ type Querier interface {
 // Dialect is one backend's SQL. Implementations must be stateless and safe
 // for concurrent use.
 type Dialect interface {
+	Expressions
+
 	// Name is the backend, the SQLAlchemy dialect name: SQLite, MySQL or
 	// PostgreSQL; the dialect is registered under it (Register).
 	Name() Backend
