@@ -86,3 +86,16 @@ type Pages interface {
 type ForeignKeys interface {
 	ForeignKeyViolation(err error) bool
 }
+
+// ReadOnlyTx is implemented by dialects whose drivers take read-only
+// transactions (sql.TxOptions.ReadOnly): MySQL and PostgreSQL. The
+// SQLite dialect does not ask for them.
+type ReadOnlyTx interface {
+	ReadOnlyTx() bool
+}
+
+// ReadOnlyTransactions reports whether d takes read-only transactions.
+func ReadOnlyTransactions(d Dialect) bool {
+	r, ok := d.(ReadOnlyTx)
+	return ok && r.ReadOnlyTx()
+}

@@ -5,6 +5,7 @@ import "github.com/glance-manage/glance-manage/migrate/dialect"
 var (
 	_ dialect.Expressions = Dialect{}
 	_ dialect.ForeignKeys = Dialect{}
+	_ dialect.ReadOnlyTx  = Dialect{}
 )
 
 // IsTrue implements dialect.Expressions.
@@ -47,3 +48,6 @@ func (Dialect) ForeignKeyViolation(err error) bool {
 	n := number(err)
 	return n == errRowIsReferenced || n == errNoReferencedRow
 }
+
+// ReadOnlyTx implements dialect.ReadOnlyTx.
+func (Dialect) ReadOnlyTx() bool { return true }

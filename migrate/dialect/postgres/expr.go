@@ -14,6 +14,7 @@ var (
 	_ dialect.Expressions = Dialect{}
 	_ dialect.Pages       = Dialect{}
 	_ dialect.ForeignKeys = Dialect{}
+	_ dialect.ReadOnlyTx  = Dialect{}
 )
 
 // IsTrue implements dialect.Expressions.
@@ -65,3 +66,6 @@ func (Dialect) ForeignKeyViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == foreignKeyViolation
 }
+
+// ReadOnlyTx implements dialect.ReadOnlyTx.
+func (Dialect) ReadOnlyTx() bool { return true }
