@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,13 +37,7 @@ import (
 // crashBinary builds glance-manage with crash points into dir.
 func crashBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "glance-manage")
-	out, err := exec.Command("go", "build", "-tags", "crashtest", "-o", bin,
-		"github.com/glance-manage/glance-manage/cmd/glance-manage").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build -tags crashtest: %v\n%s", err, out)
-	}
-	return bin
+	return glancetest.CrashBinary(t)
 }
 
 // runResult is one run of the binary.
@@ -318,22 +313,7 @@ func readLines(path string) ([]string, error) {
 }
 
 // firstDiff shows where two dumps start to differ.
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, a, b)
-		}
-	}
-	return "(same lines)"
-}
+func firstDiff(want, got string) string { return glancetest.FirstDiff(want, got) }
 
 // emptyDatabase drops everything a run may have created in db.
 func emptyDatabase(ctx context.Context, db *testdb.DB) error {

@@ -3,6 +3,7 @@ package glance_test
 import (
 	"context"
 	"fmt"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"strings"
 	"testing"
 	"time"
@@ -16,25 +17,13 @@ import (
 // manager returns a Manager on a fresh database of backend b.
 func manager(t *testing.T, b testdb.Backend) *glance.Manager {
 	t.Helper()
-	db := testdb.New(t, b)
-	m, err := glance.New(db.SQL, string(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, _ := glancetest.New(t, b)
 	return m
 }
 
 func upgrade(t *testing.T, m *glance.Manager, target string, o migrate.Options) *migrate.Result {
 	t.Helper()
-	ids, err := m.Graph().Resolve(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := m.Migrator.Upgrade(context.Background(), ids, o)
-	if err != nil {
-		t.Fatalf("upgrade to %s: %v", target, err)
-	}
-	return res
+	return glancetest.Upgrade(t, m, target, o)
 }
 
 // ph renders n placeholders for the manager's dialect.

@@ -11,6 +11,7 @@ package interop
 import (
 	"context"
 	"flag"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,22 +35,12 @@ func root() string { return filepath.Join("..", "testdata", "schema") }
 
 func manager(t *testing.T, db *testdb.DB) *glance.Manager {
 	t.Helper()
-	m, err := glance.New(db.SQL, string(db.Backend))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return glancetest.Manager(t, db)
 }
 
 func upgradeTo(t *testing.T, m *glance.Manager, target string, o migrate.Options) {
 	t.Helper()
-	ids, err := m.Graph().Resolve(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Migrator.Upgrade(context.Background(), ids, o); err != nil {
-		t.Fatalf("upgrade to %s: %v", target, err)
-	}
+	glancetest.Upgrade(t, m, target, o)
 }
 
 func dump(t *testing.T, db *testdb.DB) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"strings"
 	"sync"
 	"testing"
@@ -17,28 +18,17 @@ import (
 
 func newManager(t *testing.T, b testdb.Backend) (*glance.Manager, *testdb.DB) {
 	t.Helper()
-	db := testdb.New(t, b)
-	m, err := glance.New(db.SQL, string(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, db
+	return glancetest.New(t, b)
 }
 
 func upgrade(ctx context.Context, m *glance.Manager, target string, o migrate.Options) error {
-	ids, err := m.Graph().Resolve(target)
-	if err != nil {
-		return err
-	}
-	_, err = m.Migrator.Upgrade(ctx, ids, o)
+	_, err := glancetest.UpgradeErr(ctx, m, target, o)
 	return err
 }
 
 func mustUpgrade(t *testing.T, m *glance.Manager, target string, o migrate.Options) {
 	t.Helper()
-	if err := upgrade(context.Background(), m, target, o); err != nil {
-		t.Fatalf("upgrade to %s: %v", target, err)
-	}
+	glancetest.Upgrade(t, m, target, o)
 }
 
 func ph(m *glance.Manager, n int) string {

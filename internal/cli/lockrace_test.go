@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"io"
 	"os"
 	"os/exec"
@@ -24,13 +25,7 @@ import (
 
 func buildTool(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "glance-manage")
-	out, err := exec.Command("go", "build", "-tags", "crashtest", "-o", bin,
-		"github.com/glance-manage/glance-manage/cmd/glance-manage").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return glancetest.CrashBinary(t)
 }
 
 // proc is a running glance-manage.
