@@ -5,7 +5,9 @@
 // What it checks: the dialect is registered under its name; every schema
 // operation it renders, executed, makes its Done true (and Done is false
 // before); the catalog (Tables, TableExists, ColumnExists, Columns, Quote)
-// agrees with what was created; and, where the dialect implements
+// agrees with what was created; a real foreign-key violation is
+// recognised (dialect.ForeignKeys, with SingleWriter's session where the
+// backend enforces foreign keys per connection); and, where the dialect implements
 // dialect.Online, a statement that waits for a row another transaction
 // holds fails within SessionSQL's bound with an error Retryable accepts.
 package dialecttest
@@ -28,6 +30,7 @@ func Run(t *testing.T, d dialect.Dialect, db *sql.DB) {
 	t.Run("registered", func(t *testing.T) { registered(t, d) })
 	t.Run("ddl round trip", func(t *testing.T) { roundTrip(t, d, db) })
 	t.Run("retryable lock wait", func(t *testing.T) { lockWait(t, d, db) })
+	t.Run("foreign key violation", func(t *testing.T) { foreignKey(t, d, db) })
 }
 
 func registered(t *testing.T, d dialect.Dialect) {
@@ -197,5 +200,72 @@ func lockWait(t *testing.T, d dialect.Dialect, db *sql.DB) {
 	}
 	if on.Retryable(errors.New("syntax error")) {
 		t.Fatal("Retryable accepts an arbitrary error")
+	}
+}
+
+// foreignKey: a row referencing no parent fails on the server, and
+// ForeignKeyViolation recognises that error and no other.
+func foreignKey(t *testing.T, d dialect.Dialect, db *sql.DB) {
+	fk, ok := d.(dialect.ForeignKeys)
+	if !ok {
+		t.Skipf("%s does not implement dialect.ForeignKeys", d.Name())
+	}
+	ctx := context.Background()
+	parent := &schema.Table{
+		Name:       "dialecttest_parents",
+		Columns:    []schema.Column{{Name: "id", Type: schema.Type{Kind: schema.Integer}, NotNull: true}},
+		PrimaryKey: []string{"id"},
+	}
+	child := &schema.Table{
+		Name: "dialecttest_children",
+		Columns: []schema.Column{
+			{Name: "id", Type: schema.Type{Kind: schema.Integer}, NotNull: true},
+			{Name: "parent_id", Type: schema.Type{Kind: schema.Integer}, NotNull: true},
+		},
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []schema.ForeignKey{{Columns: []string{"parent_id"}, RefTable: parent.Name, RefColumns: []string{"id"}}},
+	}
+	apply(t, d, db, schema.CreateTable{Table: parent})
+	apply(t, d, db, schema.CreateTable{Table: child})
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if sw, ok := d.(dialect.SingleWriter); ok {
+		restore, err := sw.WriterSession(ctx, conn, 2048)
+		if err != nil {
+			t.Fatalf("WriterSession: %v", err)
+		}
+		defer func() {
+			if err := restore(); err != nil {
+				t.Errorf("restoring the session: %v", err)
+			}
+		}()
+	}
+	if _, err := conn.ExecContext(ctx, "INSERT INTO dialecttest_parents (id) VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "INSERT INTO dialecttest_children (id, parent_id) VALUES (1, 1)"); err != nil {
+		t.Fatalf("a row with its parent: %v", err)
+	}
+	_, err = conn.ExecContext(ctx, "INSERT INTO dialecttest_children (id, parent_id) VALUES (2, 42)")
+	if err == nil {
+		t.Fatal("a row referencing no parent was accepted")
+	}
+	t.Logf("the orphan row failed: %v", err)
+	if !fk.ForeignKeyViolation(err) {
+		t.Fatalf("ForeignKeyViolation(%v) = false", err)
+	}
+	_, err = conn.ExecContext(ctx, "DELETE FROM dialecttest_parents WHERE id = 1")
+	if err == nil {
+		t.Fatal("deleting a referenced parent was accepted")
+	}
+	if !fk.ForeignKeyViolation(err) {
+		t.Fatalf("ForeignKeyViolation(%v) = false for a referenced parent", err)
+	}
+	_, err = conn.ExecContext(ctx, "INSERT INTO dialecttest_parents (id) VALUES (1)")
+	if err == nil || fk.ForeignKeyViolation(err) {
+		t.Fatalf("a duplicate key: %v, classified as a foreign-key violation: %v", err, err != nil && fk.ForeignKeyViolation(err))
 	}
 }
