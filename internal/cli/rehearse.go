@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/glance-manage/glance-manage/backup"
+	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/glance/rehearse"
 	"github.com/glance-manage/glance-manage/migrate"
 )
@@ -131,7 +132,12 @@ func (a *app) rehearseFail(rep *rehearse.Report, err error) error {
 		}
 		return exit(exitError, "ERROR: cannot copy the database into the scratch database: %s; %s.", strings.TrimPrefix(oneLine(err), "rehearse: cannot copy the database: "), gone)
 	case errors.As(err, &pe):
-		return exit(exitError, "ERROR: the rehearsal's %s failed on the copy: %s. The real run would likely fail the same way; %s and the source database was not changed.", pe.Phase, oneLine(pe.Err), gone)
+		why := oneLine(pe.Err)
+		var le *glance.LegacyError
+		if errors.As(err, &le) && le.TooOld {
+			why += " (" + msgLegacyTooOld + ")"
+		}
+		return exit(exitError, "ERROR: the rehearsal's %s failed on the copy: %s. The real run would likely fail the same way; %s and the source database was not changed.", pe.Phase, why, gone)
 	}
 	return exit(exitError, "ERROR: the rehearsal could not run: %s; %s and the source database was not changed.", oneLine(err), gone)
 }

@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/glance-manage/glance-manage/internal/testdb"
@@ -435,4 +437,141 @@ func tablesOf(t *testing.T, db *sql.DB, b testdb.Backend) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestRehearseInterrupted: SIGINT while expand runs on the copy (the run
+// paused at ocata_expand01's first statement): exit 130, one line saying
+// the scratch copy is gone, and it is; the source is unchanged. On every
+// backend, with a real process.
+func TestRehearseInterrupted(t *testing.T) {
+	bin := buildTool(t)
+	for _, b := range testdb.All {
+		t.Run(string(b), func(t *testing.T) {
+			db := seededOld(t, b, 100)
+			before := sourceSum(t, db)
+			r := launch(t, "db rehearse", bin, db.URL, nil, "stmt:visibility", "db", "rehearse")
+			until(t, "the pause", func() bool { return r.paused(1) || r.exited() }, r)
+			if left := scratchLeft(t, db); len(left) != 1 {
+				t.Errorf("while the rehearsal runs, the scratch copy: %v", left)
+			}
+			if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			until(t, "the run to say it stops", func() bool { return r.said("received SIGINT: stopping") || r.exited() }, r)
+			r.resume(1)
+			code := r.wait()
+			lines := strings.Split(strings.TrimSpace(r.stderr()), "\n")
+			last := lines[len(lines)-1]
+			if code != 130 || !regexp.MustCompile(`^ERROR: the rehearsal was interrupted; the scratch copy is gone \((dropped the database|removed) .*\) and the source database was not changed\.$`).MatchString(last) {
+				t.Errorf("exit %d (want 130), last line %q\n%s", code, last, r.stderr())
+			}
+			if left := scratchLeft(t, db); len(left) != 0 {
+				t.Errorf("the interrupted rehearsal left %v", left)
+			}
+			if sourceSum(t, db) != before {
+				t.Error("the interrupted rehearsal changed the source")
+			}
+		})
+	}
+}
+
+// TestRehearseLegacy: a database from before alembic (sqlalchemy-migrate
+// version 44, Newton) is rehearsed from there: the copy is placed under
+// control, the source is not. One at version 30 (Kilo) fails on the copy
+// in expand, with upstream's reason, and the copy is dropped.
+func TestRehearseLegacy(t *testing.T) {
+	for _, b := range testdb.All {
+		t.Run(string(b), func(t *testing.T) {
+			db := seededOld(t, b, 60)
+			for _, q := range []string{
+				"DROP TABLE alembic_version",
+				"CREATE TABLE migrate_version (repository_id VARCHAR(250) NOT NULL PRIMARY KEY, repository_path TEXT, version INTEGER)",
+				"INSERT INTO migrate_version VALUES ('Glance Migrations', '/usr/lib/python3/dist-packages/glance/db/sqlalchemy/migrate_repo', 44)",
+			} {
+				if _, err := db.SQL.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := sourceSum(t, db)
+			out := mustCLI(t, db.URL, "db", "rehearse")
+			for _, re := range []string{
+				`(?m)^Rehearsal of the upgrade of the ` + string(b) + ` database \S+ from a legacy version \(not under alembic control\) to 2024_1_contract01$`,
+				`(?m)^migrate\s+\S+\s+[1-9]\d*\s`,
+				`(?m)^Scratch copy: `,
+			} {
+				if !regexp.MustCompile(re).MatchString(out) {
+					t.Errorf("no line matches %s\n%s", re, out)
+				}
+			}
+			if sourceSum(t, db) != before {
+				t.Error("the rehearsal changed the legacy source (placed it under control?)")
+			}
+
+			if _, err := db.SQL.Exec("UPDATE migrate_version SET version = 30"); err != nil {
+				t.Fatal(err)
+			}
+			before = sourceSum(t, db)
+			_, errs, code := runCLI(t, db.URL, "db", "rehearse")
+			if code != 1 || !regexp.MustCompile(`(?m)^ERROR: the rehearsal's expand failed on the copy: glance: legacy migration version 30 is older than Liberty \(42\) \(The current database version is not supported any more\. Please upgrade to Liberty release first\.\)\. The real run would likely fail the same way; the scratch copy is gone \(.*\) and the source database was not changed\.\n$`).MatchString(errs) {
+				t.Errorf("version 30: exit %d, stderr %q", code, errs)
+			}
+			if left := scratchLeft(t, db); len(left) != 0 {
+				t.Errorf("the failed rehearsal left %v", left)
+			}
+			if sourceSum(t, db) != before {
+				t.Error("the failed rehearsal changed the source")
+			}
+		})
+	}
+}
+
+// TestRehearsePasswords: the connection's password never shows, in the
+// report or in a failure: on MySQL a user with a password and privileges
+// on its own database only cannot create the scratch database (one line
+// saying to name one with --scratch); on PostgreSQL (trust) the password
+// is in the URL and the rehearsal goes through.
+func TestRehearsePasswords(t *testing.T) {
+	const pw = "Qx7!vB9#wZ"
+	for _, b := range []testdb.Backend{testdb.MySQL, testdb.PostgreSQL} {
+		t.Run(string(b), func(t *testing.T) {
+			db := seededOld(t, b, 30)
+			u, err := url.Parse(db.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b == testdb.MySQL {
+				user := "gm_rh_" + strings.TrimPrefix(db.Name, "gmt_")
+				for _, q := range []string{
+					fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", user, pw),
+					fmt.Sprintf("GRANT ALL ON `%s`.* TO '%s'@'%%'", db.Name, user),
+				} {
+					if _, err := db.SQL.Exec(q); err != nil {
+						t.Fatal(err)
+					}
+				}
+				t.Cleanup(func() { _, _ = db.SQL.Exec(fmt.Sprintf("DROP USER '%s'@'%%'", user)) })
+				u.User = url.UserPassword(user, pw)
+			} else {
+				u.User = url.UserPassword(u.User.Username(), pw)
+			}
+			before := sourceSum(t, db)
+			out, errs, code := runCLI(t, u.String(), "db", "rehearse")
+			if leak := testdb.Leak(out+errs, pw); leak != "" {
+				t.Errorf("the password shows (%q):\n%s\n%s", leak, out, errs)
+			}
+			if b == testdb.MySQL {
+				if code != 1 || !regexp.MustCompile("^ERROR: cannot create the scratch database "+db.Name+"_rehearse on the server \\(.*denied.*\\)\\. Create an empty database yourself and name it with --scratch URL\\.\n$").MatchString(errs) {
+					t.Errorf("exit %d, stderr %q", code, errs)
+				}
+			} else if code != 0 || !strings.Contains(out, "Scratch copy: dropped the database") {
+				t.Errorf("exit %d\n%s\n%s", code, out, errs)
+			}
+			if sourceSum(t, db) != before {
+				t.Error("the rehearsal changed the source")
+			}
+			if left := scratchLeft(t, db); len(left) != 0 {
+				t.Errorf("left %v", left)
+			}
+		})
+	}
 }
