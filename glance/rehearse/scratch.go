@@ -25,8 +25,8 @@ type scratch struct {
 	// and is dropped (removed) at the end; otherwise it existed, empty,
 	// and is emptied again.
 	created bool
-	path    string           // SQLite: the file
-	admin   *sql.DB          // the source's pool, to drop a database it created on the same server
+	path    string  // SQLite: the file
+	admin   *sql.DB // the source's pool, to drop a database it created on the same server
 	opts    []dburl.OpenOption
 }
 
