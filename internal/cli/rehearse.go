@@ -35,12 +35,12 @@ func rehearseCommand(a *app) (*cobra.Command, *cobra.Command) {
 			"longest lock wait and writer stall, the shadow copies and what was tried again; then the estimate\n" +
 			"for the real run and the commands to use. The scratch database is dropped at the end, also after\n" +
 			"a failure or Ctrl-C. The source database is only read.\n\n" +
-			"The scratch database is, by default, <name>_rehearse on the source's server (created, then\n" +
-			"dropped; the user needs the privilege to create databases), or on SQLite a hidden file next to\n" +
-			"the source's. --scratch URL names another: a database that does not exist yet on the same\n" +
-			"server, an empty database (emptied again at the end) or an SQLite file that does not exist.\n" +
-			"Exit 0 when the rehearsal went through, 1 when it could not be made or a phase failed on the\n" +
-			"copy, 6 when the preflight checks found a blocker.",
+			"The scratch database is, by default, the source database's name with _rehearse, on the\n" +
+			"source's server (created, then dropped: the user needs the privilege to create databases), or\n" +
+			"on SQLite a hidden file next to the source's. --scratch URL names another: a database that does\n" +
+			"not exist yet on the same server, an empty database (emptied again at the end) or an SQLite file\n" +
+			"that does not exist. Exit 0 when the rehearsal went through, 1 when it could not be made or a\n" +
+			"phase failed on the copy, 6 when the preflight checks found a blocker.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
@@ -51,7 +51,7 @@ func rehearseCommand(a *app) (*cobra.Command, *cobra.Command) {
 			})
 		},
 	}
-	c.Flags().StringVar(&scratch, "scratch", "", "the scratch database, an SQLAlchemy `URL` of the source's backend (default: <name>_rehearse on the same server, or a file next to the SQLite database)")
+	c.Flags().StringVar(&scratch, "scratch", "", "the scratch database, an SQLAlchemy `URL` of the source's backend (default: the source database's name with _rehearse, on the same server, or a file next to the SQLite database)")
 	c.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	a.inPlaceFlag(c)
 	return c, nil
