@@ -368,9 +368,44 @@ func size(ctx context.Context, db *sql.DB, b dburl.Backend, path, exclude string
 		}
 		return fi.Size(), nil
 	case dburl.MySQL:
+		// The tables' files as allocated (with PROCESS): what a copy or
+		// rebuild reads, free pages included. Else the statistics, which
+		// lag behind on tables just written.
+		if files, ferr := mysqlFileSizes(ctx, db, exclude); ferr == nil && files > 0 {
+			return files, nil
+		}
 		err = db.QueryRowContext(ctx, "SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' AND table_name NOT LIKE ?", exclude+"%").Scan(&n)
 	default:
 		err = db.QueryRowContext(ctx, "SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = current_schema() AND c.relkind = 'r' AND c.relname NOT LIKE $1", exclude+"%").Scan(&n)
 	}
 	return n.Int64, err
+}
+
+// mysqlFileSizes sums the allocated sizes of the files of the database's
+// InnoDB tables (file-per-table), from MariaDB's INNODB_SYS_TABLESPACES or
+// MySQL's INNODB_TABLESPACES, leaving out tables starting with exclude.
+func mysqlFileSizes(ctx context.Context, db *sql.DB, exclude string) (int64, error) {
+	var total int64
+	for _, view := range []string{"innodb_sys_tablespaces", "innodb_tablespaces"} {
+		rows, err := db.QueryContext(ctx, "SELECT name, allocated_size FROM information_schema."+view+" WHERE LEFT(name, CHAR_LENGTH(DATABASE()) + 1) = CONCAT(DATABASE(), '/')")
+		if err != nil {
+			continue
+		}
+		for rows.Next() {
+			var name string
+			var size sql.NullInt64
+			if err := rows.Scan(&name, &size); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			if t := name[strings.IndexByte(name, '/')+1:]; exclude != "" && strings.HasPrefix(t, exclude) {
+				continue
+			}
+			total += size.Int64
+		}
+		err = rows.Err()
+		rows.Close()
+		return total, err
+	}
+	return 0, errors.New("rehearse: no tablespace view")
 }
