@@ -401,8 +401,9 @@ func mustGetwd(t *testing.T) string {
 }
 
 // TestRehearseScratchGiven: --scratch naming an empty database (MySQL,
-// PostgreSQL: emptied again at the end, not dropped) and a new SQLite
-// file (removed).
+// PostgreSQL: emptied again at the end, not dropped), one that does not
+// exist yet on the source's server (created, then dropped), and a new
+// SQLite file (removed).
 func TestRehearseScratchGiven(t *testing.T) {
 	for _, b := range testdb.All {
 		t.Run(string(b), func(t *testing.T) {
@@ -441,6 +442,29 @@ func TestRehearseScratchGiven(t *testing.T) {
 			}
 			if sourceSum(t, db) != before {
 				t.Error("the rehearsal changed the source")
+			}
+			if b == testdb.SQLite {
+				return
+			}
+			// A database that does not exist yet on the source's server:
+			// created, then dropped.
+			name := db.Name + "_given"
+			t.Cleanup(func() { _, _ = db.SQL.Exec("DROP DATABASE IF EXISTS " + name) })
+			out = mustCLI(t, db.URL, "db", "rehearse", "--scratch", strings.Replace(db.URL, "/"+db.Name, "/"+name, 1), "--format", "json")
+			r = rehearsalJSON{}
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Phases) != 3 || r.Cleanup != "dropped the database "+name || r.Scratch != "the database "+name+" on the same server" {
+				t.Errorf("scratch %q, cleanup %q, %d phases", r.Scratch, r.Cleanup, len(r.Phases))
+			}
+			q := "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?"
+			if b == testdb.PostgreSQL {
+				q = "SELECT COUNT(*) FROM pg_database WHERE datname = $1"
+			}
+			var n int
+			if err := db.SQL.QueryRow(q, name).Scan(&n); err != nil || n != 0 {
+				t.Errorf("the created scratch database is left (%d, %v)", n, err)
 			}
 		})
 	}
