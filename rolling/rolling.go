@@ -367,7 +367,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if i >= cfg.OldWriters {
 			rel = New
 		}
-		writers[i] = &writer{h: h, id: i, release: rel, rng: rand.New(rand.NewPCG(uint64(i), 42)), want: map[string]*intent{}}
+		writers[i] = &writer{h: h, id: i, release: rel, rng: rand.New(rand.NewPCG(uint64(i), 42)), want: map[string]*intent{}, isPublic: rel == Old}
 	}
 	for n := 0; n < cfg.Images; n++ {
 		if k := n % (nw + 1); k < nw && !seedDeleted(n) {

@@ -214,3 +214,75 @@ func TestVersionSaysWhichGlance(t *testing.T) {
 		t.Errorf("--version:\n%s\nwant:\n%s", out.String(), strings.Join(want, "\n"))
 	}
 }
+
+// TestSyncWarnsBeyondRelease: with [glance_manage] release naming an older
+// release, db sync, db expand, db contract and db upgrade still go to
+// their head (as documented), but first warn, once, on stderr, naming the
+// command that stays at the release; an explicit revision, a release that
+// expects the head and a run that adds nothing the release does not know
+// give no warning.
+func TestSyncWarnsBeyondRelease(t *testing.T) {
+	dir := t.TempDir()
+	run := func(url, release string, args ...string) (string, string, int) {
+		conf := filepath.Join(dir, "glance-manage.conf")
+		text := "[database]\nconnection = " + url + "\n"
+		if release != "" {
+			text += "[glance_manage]\nrelease = " + release + "\n"
+		}
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		code := cli.Run(context.Background(), append([]string{"--config-file", conf}, args...), cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }})
+		return out.String(), errb.String(), code
+	}
+	const warnSync = "WARNING: [glance_manage] release is zed (\"Zed\"), but glance-manage db sync goes to 2024_1_expand01, 2024_1_contract01, beyond wallaby_contract01, which its services expect: the glance-manage of zed will not know the database afterwards (its db sync and db expand fail with \"Can't locate revision\"), and the only way back is a backup. To keep the database at what zed expects, run `glance-manage db sync wallaby_contract01` instead.\n"
+	for _, b := range []testdb.Backend{testdb.SQLite} {
+		t.Run(string(b), func(t *testing.T) {
+			// db sync from an old revision: the warning, then the sync
+			// to the head.
+			db := testdb.New(t, b)
+			mustCLI(t, db.URL, "db", "upgrade", "mitaka02")
+			out, errs, code := run(db.URL, "zed", "db", "sync")
+			if code != 0 || !strings.HasSuffix(out, "Database is synced successfully.\n") || strings.Count(errs, "WARNING: [glance_manage] release") != 1 || !strings.Contains(errs, warnSync) {
+				t.Errorf("db sync with release zed: exit %d\nstdout %q\nstderr %q\nwant %q", code, out, errs, warnSync)
+			}
+			// Nothing left to apply: no warning.
+			if _, errs, _ := run(db.URL, "zed", "db", "sync"); strings.Contains(errs, "WARNING") {
+				t.Errorf("db sync at head: %q", errs)
+			}
+
+			// The way to stay, and then expand/contract/upgrade.
+			db = testdb.New(t, b)
+			mustCLI(t, db.URL, "db", "upgrade", "mitaka02")
+			if _, errs, code := run(db.URL, "zed", "db", "sync", "wallaby_contract01"); code != 0 || strings.Contains(errs, "WARNING") {
+				t.Errorf("db sync wallaby_contract01: exit %d, %q", code, errs)
+			}
+			if _, errs, code := run(db.URL, "2024.1", "db", "expand"); code != 0 || strings.Contains(errs, "WARNING") {
+				t.Errorf("db expand with release 2024.1: exit %d, %q", code, errs)
+			}
+			db = testdb.New(t, b)
+			mustCLI(t, db.URL, "db", "sync", "wallaby_contract01")
+			for _, c := range []struct {
+				args []string
+				stay string
+			}{
+				{[]string{"db", "expand"}, "glance-manage db upgrade --version wallaby_expand01"},
+				{[]string{"db", "contract"}, "glance-manage db upgrade --version wallaby_contract01"},
+			} {
+				_, errs, code := run(db.URL, "zed", c.args...)
+				if code != 0 || !strings.Contains(errs, "but glance-manage "+strings.Join(c.args, " ")+" goes to ") || !strings.Contains(errs, "run `"+c.stay+"` instead.") {
+					t.Errorf("%v with release zed: exit %d, %q", c.args, code, errs)
+				}
+			}
+			db = testdb.New(t, b)
+			mustCLI(t, db.URL, "db", "sync", "wallaby_contract01")
+			if _, errs, code := run(db.URL, "zed", "db", "upgrade"); code != 0 || !strings.Contains(errs, "run `glance-manage db upgrade --version wallaby_contract01` instead.") {
+				t.Errorf("db upgrade with release zed: exit %d, %q", code, errs)
+			}
+			if out, _, code := run(db.URL, "zed", "db", "check"); code != 6 || !strings.HasPrefix(out, "The database is newer than release zed") {
+				t.Errorf("db check after: exit %d, %q", code, out)
+			}
+		})
+	}
+}
