@@ -408,7 +408,7 @@ func (m *Migrator) UnfinishedCopies(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for _, id := range m.Graph.WalkOrder() {
-		for _, op := range m.Graph.Revision(id).OpsFor(Env{Dialect: m.Dialect.Name(), Online: true, Applied: map[string]bool{}}) {
+		for _, op := range m.Graph.Revision(id).OpsFor(Env{Dialect: m.Dialect.Name(), RebuildTables: dialect.RebuildsTables(m.Dialect), Online: true, Applied: map[string]bool{}}) {
 			a, ok := op.(schema.AlterColumn)
 			if !ok || seen[a.Table] {
 				continue

@@ -175,220 +175,216 @@ type rehearsalJSON struct {
 // rehearse.
 func TestRehearse(t *testing.T) {
 	const images = 400
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := seededOld(t, b, images)
-			before := sourceSum(t, db)
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := seededOld(t, b, images)
+		before := sourceSum(t, db)
 
-			out, errs, code := runCLI(t, db.URL, "db", "rehearse", "--format", "json")
-			if code != 0 {
-				t.Fatalf("db rehearse --format json: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+		out, errs, code := runCLI(t, db.URL, "db", "rehearse", "--format", "json")
+		if code != 0 {
+			t.Fatalf("db rehearse --format json: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+		}
+		var r rehearsalJSON
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
+		}
+		if r.Backend != string(b) || strings.Join(r.From, ",") != rolling.From || r.To != "2024_1_contract01" || r.NothingToDo != "" {
+			t.Errorf("backend %q, from %v, to %q, nothing to do %q", r.Backend, r.From, r.To, r.NothingToDo)
+		}
+		if r.Copy == nil || r.Copy.Rows["images"] != images || r.Copy.Rows["image_locations"] != images || r.Copy.ScratchBytes <= 0 || r.Copy.SourceBytes <= 0 {
+			t.Errorf("copy: %+v", r.Copy)
+		}
+		if r.Preflight == nil || strings.Join(r.Preflight.Phases, ",") != "expand,migrate,contract" || len(r.Preflight.Blockers) != 0 {
+			t.Errorf("preflight: %+v", r.Preflight)
+		}
+		var names []string
+		for _, p := range r.Phases {
+			names = append(names, p.Name)
+			if !p.Ran || p.Duration <= 0 || p.Writes == 0 || p.FailedWrites != 0 {
+				t.Errorf("phase %s: ran %v, %.1f ms, %d writes, %d failed", p.Name, p.Ran, p.Duration, p.Writes, p.FailedWrites)
 			}
-			var r rehearsalJSON
-			if err := json.Unmarshal([]byte(out), &r); err != nil {
-				t.Fatalf("not JSON: %v\n%s", err, out)
-			}
-			if r.Backend != string(b) || strings.Join(r.From, ",") != rolling.From || r.To != "2024_1_contract01" || r.NothingToDo != "" {
-				t.Errorf("backend %q, from %v, to %q, nothing to do %q", r.Backend, r.From, r.To, r.NothingToDo)
-			}
-			if r.Copy == nil || r.Copy.Rows["images"] != images || r.Copy.Rows["image_locations"] != images || r.Copy.ScratchBytes <= 0 || r.Copy.SourceBytes <= 0 {
-				t.Errorf("copy: %+v", r.Copy)
-			}
-			if r.Preflight == nil || strings.Join(r.Preflight.Phases, ",") != "expand,migrate,contract" || len(r.Preflight.Blockers) != 0 {
-				t.Errorf("preflight: %+v", r.Preflight)
-			}
-			var names []string
-			for _, p := range r.Phases {
-				names = append(names, p.Name)
-				if !p.Ran || p.Duration <= 0 || p.Writes == 0 || p.FailedWrites != 0 {
-					t.Errorf("phase %s: ran %v, %.1f ms, %d writes, %d failed", p.Name, p.Ran, p.Duration, p.Writes, p.FailedWrites)
-				}
-				for _, x := range p.Retries {
-					if x.Count <= 0 || x.What == "" {
-						t.Errorf("phase %s: retry %+v", p.Name, x)
-					}
-				}
-				switch {
-				case p.Name == "migrate" && p.Rows < images:
-					// Every image gets its visibility; half the
-					// locations their store key.
-					t.Errorf("migrate wrote %d rows, want at least %d", p.Rows, images)
-				case p.Name != "migrate" && b == testdb.MySQL && len(p.ShadowCopies) != 1:
-					// MariaDB copies images into a shadow table in
-					// both Ocata steps that change its columns.
-					t.Errorf("%s: shadow copies %+v, want one of images", p.Name, p.ShadowCopies)
-				case p.Name != "migrate" && b == testdb.MySQL && (p.ShadowCopies[0].Table != "images" || p.ShadowCopies[0].Rows < images):
-					t.Errorf("%s: shadow copy %+v", p.Name, p.ShadowCopies[0])
-				case b != testdb.MySQL && len(p.ShadowCopies) != 0:
-					t.Errorf("%s: shadow copies on %s: %+v", p.Name, b, p.ShadowCopies)
+			for _, x := range p.Retries {
+				if x.Count <= 0 || x.What == "" {
+					t.Errorf("phase %s: retry %+v", p.Name, x)
 				}
 			}
-			if strings.Join(names, ",") != "expand,migrate,contract" {
-				t.Errorf("phases %v", names)
+			switch {
+			case p.Name == "migrate" && p.Rows < images:
+				// Every image gets its visibility; half the
+				// locations their store key.
+				t.Errorf("migrate wrote %d rows, want at least %d", p.Rows, images)
+			case p.Name != "migrate" && b == testdb.MySQL && len(p.ShadowCopies) != 1:
+				// MariaDB copies images into a shadow table in
+				// both Ocata steps that change its columns.
+				t.Errorf("%s: shadow copies %+v, want one of images", p.Name, p.ShadowCopies)
+			case p.Name != "migrate" && b == testdb.MySQL && (p.ShadowCopies[0].Table != "images" || p.ShadowCopies[0].Rows < images):
+				t.Errorf("%s: shadow copy %+v", p.Name, p.ShadowCopies[0])
+			case b != testdb.MySQL && len(p.ShadowCopies) != 0:
+				t.Errorf("%s: shadow copies on %s: %+v", p.Name, b, p.ShadowCopies)
 			}
-			if len(r.FailedWrites) != 0 {
-				t.Errorf("failed writes: %v", r.FailedWrites)
+		}
+		if strings.Join(names, ",") != "expand,migrate,contract" {
+			t.Errorf("phases %v", names)
+		}
+		if len(r.FailedWrites) != 0 {
+			t.Errorf("failed writes: %v", r.FailedWrites)
+		}
+		if e := r.Estimate; e == nil || e.Factor < 1 || e.Total <= 0 || len(e.Phases) != 3 || !strings.Contains(e.Basis, "×") {
+			t.Errorf("estimate: %+v", r.Estimate)
+		}
+		var cmds []string
+		for _, c := range r.Commands {
+			if c.Run != "" {
+				cmds = append(cmds, c.Run)
 			}
-			if e := r.Estimate; e == nil || e.Factor < 1 || e.Total <= 0 || len(e.Phases) != 3 || !strings.Contains(e.Basis, "×") {
-				t.Errorf("estimate: %+v", r.Estimate)
-			}
-			var cmds []string
-			for _, c := range r.Commands {
-				if c.Run != "" {
-					cmds = append(cmds, c.Run)
-				}
-			}
-			if want := "glance-manage db backup --to glance-before-upgrade.backup|glance-manage db preflight|glance-manage db expand|glance-manage db migrate|glance-manage db contract|glance-manage db check"; strings.Join(cmds, "|") != want {
-				t.Errorf("commands:\n%s\nwant\n%s", strings.Join(cmds, "\n"), strings.ReplaceAll(want, "|", "\n"))
-			}
-			wantGone := "dropped the database " + db.Name + "_rehearse"
-			if b == testdb.SQLite {
-				wantGone = "removed " + filepath.Dir(db.Name)
-			}
-			if !strings.HasPrefix(r.Cleanup, wantGone) {
-				t.Errorf("scratch cleanup %q, want %q...", r.Cleanup, wantGone)
-			}
-			if left := scratchLeft(t, db); len(left) != 0 {
-				t.Errorf("the rehearsal left %v", left)
-			}
-			if after := sourceSum(t, db); after != before {
-				t.Errorf("the rehearsal changed the source database")
-			}
+		}
+		if want := "glance-manage db backup --to glance-before-upgrade.backup|glance-manage db preflight|glance-manage db expand|glance-manage db migrate|glance-manage db contract|glance-manage db check"; strings.Join(cmds, "|") != want {
+			t.Errorf("commands:\n%s\nwant\n%s", strings.Join(cmds, "\n"), strings.ReplaceAll(want, "|", "\n"))
+		}
+		wantGone := "dropped the database " + db.Name + "_rehearse"
+		if b == testdb.SQLite {
+			wantGone = "removed " + filepath.Dir(db.Name)
+		}
+		if !strings.HasPrefix(r.Cleanup, wantGone) {
+			t.Errorf("scratch cleanup %q, want %q...", r.Cleanup, wantGone)
+		}
+		if left := scratchLeft(t, db); len(left) != 0 {
+			t.Errorf("the rehearsal left %v", left)
+		}
+		if after := sourceSum(t, db); after != before {
+			t.Errorf("the rehearsal changed the source database")
+		}
 
-			// The text form: the table, each phase's details, the
-			// estimate and the commands.
-			out, errs, code = runCLI(t, db.URL, "db", "rehearse")
-			if code != 0 {
-				t.Fatalf("db rehearse: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+		// The text form: the table, each phase's details, the
+		// estimate and the commands.
+		out, errs, code = runCLI(t, db.URL, "db", "rehearse")
+		if code != 0 {
+			t.Fatalf("db rehearse: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+		}
+		t.Logf("db rehearse:\n%s", out)
+		for _, re := range []string{
+			`(?m)^Rehearsal of the upgrade of the ` + string(b) + ` database \S+ from mitaka02 to 2024_1_contract01$`,
+			`(?m)^Copy: .*, made in \S+: \d+ rows in \d+ tables \(images: 400\), `,
+			`(?m)^Preflight on the copy: no problems found\.$`,
+			`(?m)^phase\s+duration\s+rows\s+lock wait\s+stall\s+max write\s+writes\s+failed\s+retries$`,
+			`(?m)^expand\s+\S+\s+\d+\s+\S+\s+\S+\s+\S+\s+[1-9]\d*\s+0\s+\d+$`,
+			`(?m)^migrate\s+\S+\s+[1-9]\d*\s+\S+\s+\S+\s+\S+\s+[1-9]\d*\s+0\s+\d+$`,
+			`(?m)^contract\s+\S+\s+\d+\s+\S+\s+\S+\s+\S+\s+[1-9]\d*\s+0\s+\d+$`,
+			`(?m)^contract: longest statement \S+: `,
+			`(?m)^Estimate for the real run: expand \S+, migrate \S+, contract \S+; \S+ in all\. How: each phase's time on the copy × \d+\.\d\d: `,
+			`(?m)^Commands for the real run:$`,
+			`(?m)^  glance-manage db expand\s+# with the old services running$`,
+			`(?m)^  # stop every service of the old release$`,
+			`(?m)^Scratch copy: (dropped the database|removed) `,
+		} {
+			if !regexp.MustCompile(re).MatchString(out) {
+				t.Errorf("text report: no line matches %s\n%s", re, out)
 			}
-			t.Logf("db rehearse:\n%s", out)
-			for _, re := range []string{
-				`(?m)^Rehearsal of the upgrade of the ` + string(b) + ` database \S+ from mitaka02 to 2024_1_contract01$`,
-				`(?m)^Copy: .*, made in \S+: \d+ rows in \d+ tables \(images: 400\), `,
-				`(?m)^Preflight on the copy: no problems found\.$`,
-				`(?m)^phase\s+duration\s+rows\s+lock wait\s+stall\s+max write\s+writes\s+failed\s+retries$`,
-				`(?m)^expand\s+\S+\s+\d+\s+\S+\s+\S+\s+\S+\s+[1-9]\d*\s+0\s+\d+$`,
-				`(?m)^migrate\s+\S+\s+[1-9]\d*\s+\S+\s+\S+\s+\S+\s+[1-9]\d*\s+0\s+\d+$`,
-				`(?m)^contract\s+\S+\s+\d+\s+\S+\s+\S+\s+\S+\s+[1-9]\d*\s+0\s+\d+$`,
-				`(?m)^contract: longest statement \S+: `,
-				`(?m)^Estimate for the real run: expand \S+, migrate \S+, contract \S+; \S+ in all\. How: each phase's time on the copy × \d+\.\d\d: `,
-				`(?m)^Commands for the real run:$`,
-				`(?m)^  glance-manage db expand\s+# with the old services running$`,
-				`(?m)^  # stop every service of the old release$`,
-				`(?m)^Scratch copy: (dropped the database|removed) `,
-			} {
-				if !regexp.MustCompile(re).MatchString(out) {
-					t.Errorf("text report: no line matches %s\n%s", re, out)
-				}
-			}
-			if !strings.Contains(errs, "rehearse: copying the database into ") {
-				t.Errorf("stderr: %q", errs)
-			}
-			if after := sourceSum(t, db); after != before {
-				t.Errorf("the text rehearsal changed the source database")
-			}
-			if left := scratchLeft(t, db); len(left) != 0 {
-				t.Errorf("the text rehearsal left %v", left)
-			}
+		}
+		if !strings.Contains(errs, "rehearse: copying the database into ") {
+			t.Errorf("stderr: %q", errs)
+		}
+		if after := sourceSum(t, db); after != before {
+			t.Errorf("the text rehearsal changed the source database")
+		}
+		if left := scratchLeft(t, db); len(left) != 0 {
+			t.Errorf("the text rehearsal left %v", left)
+		}
 
-			// At head: nothing to do, nothing created.
-			head := testdb.New(t, b)
-			mustCLI(t, head.URL, "db", "sync")
-			out = mustCLI(t, head.URL, "db", "rehearse")
-			if want := "Nothing to rehearse: the database is up to date (2024_1_contract01): no phase is left to run.\n"; out != want {
-				t.Errorf("at head: %q, want %q", out, want)
-			}
-			out = mustCLI(t, head.URL, "db", "rehearse", "--format", "json")
-			if !strings.Contains(out, `"nothing_to_do": "the database is up to date (2024_1_contract01): no phase is left to run"`) {
-				t.Errorf("at head, JSON: %s", out)
-			}
-			if left := scratchLeft(t, head); len(left) != 0 {
-				t.Errorf("a rehearsal at head left %v", left)
-			}
-		})
-	}
+		// At head: nothing to do, nothing created.
+		head := testdb.New(t, b)
+		mustCLI(t, head.URL, "db", "sync")
+		out = mustCLI(t, head.URL, "db", "rehearse")
+		if want := "Nothing to rehearse: the database is up to date (2024_1_contract01): no phase is left to run.\n"; out != want {
+			t.Errorf("at head: %q, want %q", out, want)
+		}
+		out = mustCLI(t, head.URL, "db", "rehearse", "--format", "json")
+		if !strings.Contains(out, `"nothing_to_do": "the database is up to date (2024_1_contract01): no phase is left to run"`) {
+			t.Errorf("at head, JSON: %s", out)
+		}
+		if left := scratchLeft(t, head); len(left) != 0 {
+			t.Errorf("a rehearsal at head left %v", left)
+		}
+	})
 }
 
 // TestRehearseScratchRefusals: a scratch URL naming the source, a scratch
 // that is not empty, one of another backend, and an SQLite file that
 // exists are refused with one line, exit 1 or 2, and change nothing.
 func TestRehearseScratchRefusals(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := seededOld(t, b, 20)
-			other := testdb.New(t, b)
-			mustCLI(t, other.URL, "db", "upgrade", "liberty")
-			before, otherBefore := sourceSum(t, db), sourceSum(t, other)
-			cases := []struct {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := seededOld(t, b, 20)
+		other := testdb.New(t, b)
+		mustCLI(t, other.URL, "db", "upgrade", "liberty")
+		before, otherBefore := sourceSum(t, db), sourceSum(t, other)
+		cases := []struct {
+			name, scratch string
+			code          int
+			re            string
+		}{
+			{"source", db.URL, 2, `^ERROR: --scratch \S+ is the source database itself: a rehearsal runs on a copy\. `},
+			{"not empty", other.URL, 1, `^ERROR: the scratch database \S+ is not empty \(it has alembic_version, [a-z_, .]+\): db rehearse writes only into a new or empty database and never drops what it did not create\. `},
+		}
+		if b != testdb.SQLite {
+			// A scratch database a killed rehearsal left (with a
+			// table): refused, not dropped.
+			if _, err := db.SQL.Exec("CREATE DATABASE " + db.Name + "_rehearse"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _, _ = db.SQL.Exec("DROP DATABASE " + db.Name + "_rehearse") })
+			left := strings.Replace(db.URL, "/"+db.Name, "/"+db.Name+"_rehearse", 1)
+			ldb := openURL(t, b, left)
+			if _, err := ldb.Exec("CREATE TABLE images (id VARCHAR(36) PRIMARY KEY)"); err != nil {
+				t.Fatal(err)
+			}
+			ldb.Close()
+			cases = append(cases, struct {
 				name, scratch string
 				code          int
 				re            string
-			}{
-				{"source", db.URL, 2, `^ERROR: --scratch \S+ is the source database itself: a rehearsal runs on a copy\. `},
-				{"not empty", other.URL, 1, `^ERROR: the scratch database \S+ is not empty \(it has alembic_version, [a-z_, .]+\): db rehearse writes only into a new or empty database and never drops what it did not create\. `},
+			}{"leftover", "", 1, `^ERROR: the scratch database \S+/` + db.Name + `_rehearse\S* is not empty \(it has images\): `})
+		}
+		if b == testdb.SQLite {
+			cases[1] = struct {
+				name, scratch string
+				code          int
+				re            string
+			}{"exists", other.URL, 1, `^ERROR: the scratch file \S+ exists: db rehearse never overwrites a file\. `}
+			// The same file under another spelling.
+			rel, err := filepath.Rel(mustGetwd(t), db.Name)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if b != testdb.SQLite {
-				// A scratch database a killed rehearsal left (with a
-				// table): refused, not dropped.
-				if _, err := db.SQL.Exec("CREATE DATABASE " + db.Name + "_rehearse"); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _, _ = db.SQL.Exec("DROP DATABASE " + db.Name + "_rehearse") })
-				left := strings.Replace(db.URL, "/"+db.Name, "/"+db.Name+"_rehearse", 1)
-				ldb := openURL(t, b, left)
-				if _, err := ldb.Exec("CREATE TABLE images (id VARCHAR(36) PRIMARY KEY)"); err != nil {
-					t.Fatal(err)
-				}
-				ldb.Close()
-				cases = append(cases, struct {
-					name, scratch string
-					code          int
-					re            string
-				}{"leftover", "", 1, `^ERROR: the scratch database \S+/` + db.Name + `_rehearse\S* is not empty \(it has images\): `})
+			cases = append(cases, struct {
+				name, scratch string
+				code          int
+				re            string
+			}{"same file", "sqlite:///" + rel, 2, `is the source database itself`})
+			cases = append(cases, struct {
+				name, scratch string
+				code          int
+				re            string
+			}{"backend", "postgresql://u:Zq9xWv7pK@127.0.0.1:1/x", 2, `^ERROR: --scratch postgresql://u:\*+@127\.0\.0\.1:1/x is of another backend \(the source is sqlite, the scratch postgresql\)`})
+		}
+		for _, c := range cases {
+			args := []string{"db", "rehearse"}
+			if c.scratch != "" {
+				args = append(args, "--scratch", c.scratch)
 			}
-			if b == testdb.SQLite {
-				cases[1] = struct {
-					name, scratch string
-					code          int
-					re            string
-				}{"exists", other.URL, 1, `^ERROR: the scratch file \S+ exists: db rehearse never overwrites a file\. `}
-				// The same file under another spelling.
-				rel, err := filepath.Rel(mustGetwd(t), db.Name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cases = append(cases, struct {
-					name, scratch string
-					code          int
-					re            string
-				}{"same file", "sqlite:///" + rel, 2, `is the source database itself`})
-				cases = append(cases, struct {
-					name, scratch string
-					code          int
-					re            string
-				}{"backend", "postgresql://u:Zq9xWv7pK@127.0.0.1:1/x", 2, `^ERROR: --scratch postgresql://u:\*+@127\.0\.0\.1:1/x is of another backend \(the source is sqlite, the scratch postgresql\)`})
+			out, errs, code := runCLI(t, db.URL, args...)
+			if code != c.code || !regexp.MustCompile(c.re).MatchString(errs) || strings.Count(strings.TrimSpace(errs), "\n") != 0 || out != "" {
+				t.Errorf("%s: exit %d (want %d)\nstdout %q\nstderr %q\nwant %s", c.name, code, c.code, out, errs, c.re)
 			}
-			for _, c := range cases {
-				args := []string{"db", "rehearse"}
-				if c.scratch != "" {
-					args = append(args, "--scratch", c.scratch)
-				}
-				out, errs, code := runCLI(t, db.URL, args...)
-				if code != c.code || !regexp.MustCompile(c.re).MatchString(errs) || strings.Count(strings.TrimSpace(errs), "\n") != 0 || out != "" {
-					t.Errorf("%s: exit %d (want %d)\nstdout %q\nstderr %q\nwant %s", c.name, code, c.code, out, errs, c.re)
-				}
-				if leak := testdb.Leak(errs, "Zq9xWv7pK"); leak != "" {
-					t.Errorf("%s: the password shows (%q)", c.name, leak)
-				}
+			if leak := testdb.Leak(errs, "Zq9xWv7pK"); leak != "" {
+				t.Errorf("%s: the password shows (%q)", c.name, leak)
 			}
-			if sourceSum(t, db) != before || sourceSum(t, other) != otherBefore {
-				t.Error("a refused rehearsal changed a database")
-			}
-			if left := scratchLeft(t, db); len(left) != 0 && (b == testdb.SQLite || len(left) != 1 || left[0] != db.Name+"_rehearse") {
-				t.Errorf("a refused rehearsal left %v", left)
-			}
-		})
-	}
+		}
+		if sourceSum(t, db) != before || sourceSum(t, other) != otherBefore {
+			t.Error("a refused rehearsal changed a database")
+		}
+		if left := scratchLeft(t, db); len(left) != 0 && (b == testdb.SQLite || len(left) != 1 || left[0] != db.Name+"_rehearse") {
+			t.Errorf("a refused rehearsal left %v", left)
+		}
+	})
 }
 
 func mustGetwd(t *testing.T) string {
@@ -405,69 +401,67 @@ func mustGetwd(t *testing.T) string {
 // exist yet on the source's server (created, then dropped), and a new
 // SQLite file (removed).
 func TestRehearseScratchGiven(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := seededOld(t, b, 50)
-			before := sourceSum(t, db)
-			var scratch string
-			var empty *testdb.DB
-			if b == testdb.SQLite {
-				scratch = "sqlite:///" + filepath.Join(t.TempDir(), "scratch.db")
-			} else {
-				empty = testdb.New(t, b)
-				scratch = empty.URL
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := seededOld(t, b, 50)
+		before := sourceSum(t, db)
+		var scratch string
+		var empty *testdb.DB
+		if b == testdb.SQLite {
+			scratch = "sqlite:///" + filepath.Join(t.TempDir(), "scratch.db")
+		} else {
+			empty = testdb.New(t, b)
+			scratch = empty.URL
+		}
+		out := mustCLI(t, db.URL, "db", "rehearse", "--scratch", scratch, "--format", "json")
+		var r rehearsalJSON
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Phases) != 3 || r.Estimate == nil {
+			t.Errorf("report: %s", out)
+		}
+		if b == testdb.SQLite {
+			if _, err := os.Stat(strings.TrimPrefix(scratch, "sqlite:///")); !os.IsNotExist(err) {
+				t.Errorf("the scratch file is left (%v)", err)
 			}
-			out := mustCLI(t, db.URL, "db", "rehearse", "--scratch", scratch, "--format", "json")
-			var r rehearsalJSON
-			if err := json.Unmarshal([]byte(out), &r); err != nil {
-				t.Fatal(err)
+			if !strings.HasPrefix(r.Cleanup, "removed ") {
+				t.Errorf("cleanup %q", r.Cleanup)
 			}
-			if len(r.Phases) != 3 || r.Estimate == nil {
-				t.Errorf("report: %s", out)
+		} else {
+			if !strings.HasPrefix(r.Cleanup, "emptied the database ") {
+				t.Errorf("cleanup %q", r.Cleanup)
 			}
-			if b == testdb.SQLite {
-				if _, err := os.Stat(strings.TrimPrefix(scratch, "sqlite:///")); !os.IsNotExist(err) {
-					t.Errorf("the scratch file is left (%v)", err)
-				}
-				if !strings.HasPrefix(r.Cleanup, "removed ") {
-					t.Errorf("cleanup %q", r.Cleanup)
-				}
-			} else {
-				if !strings.HasPrefix(r.Cleanup, "emptied the database ") {
-					t.Errorf("cleanup %q", r.Cleanup)
-				}
-				if tables := tablesOf(t, empty.SQL, b); len(tables) != 0 {
-					t.Errorf("the given scratch database was left with %v", tables)
-				}
+			if tables := tablesOf(t, empty.SQL, b); len(tables) != 0 {
+				t.Errorf("the given scratch database was left with %v", tables)
 			}
-			if sourceSum(t, db) != before {
-				t.Error("the rehearsal changed the source")
-			}
-			if b == testdb.SQLite {
-				return
-			}
-			// A database that does not exist yet on the source's server:
-			// created, then dropped.
-			name := db.Name + "_given"
-			t.Cleanup(func() { _, _ = db.SQL.Exec("DROP DATABASE IF EXISTS " + name) })
-			out = mustCLI(t, db.URL, "db", "rehearse", "--scratch", strings.Replace(db.URL, "/"+db.Name, "/"+name, 1), "--format", "json")
-			r = rehearsalJSON{}
-			if err := json.Unmarshal([]byte(out), &r); err != nil {
-				t.Fatal(err)
-			}
-			if len(r.Phases) != 3 || r.Cleanup != "dropped the database "+name || r.Scratch != "the database "+name+" on the same server" {
-				t.Errorf("scratch %q, cleanup %q, %d phases", r.Scratch, r.Cleanup, len(r.Phases))
-			}
-			q := "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?"
-			if b == testdb.PostgreSQL {
-				q = "SELECT COUNT(*) FROM pg_database WHERE datname = $1"
-			}
-			var n int
-			if err := db.SQL.QueryRow(q, name).Scan(&n); err != nil || n != 0 {
-				t.Errorf("the created scratch database is left (%d, %v)", n, err)
-			}
-		})
-	}
+		}
+		if sourceSum(t, db) != before {
+			t.Error("the rehearsal changed the source")
+		}
+		if b == testdb.SQLite {
+			return
+		}
+		// A database that does not exist yet on the source's server:
+		// created, then dropped.
+		name := db.Name + "_given"
+		t.Cleanup(func() { _, _ = db.SQL.Exec("DROP DATABASE IF EXISTS " + name) })
+		out = mustCLI(t, db.URL, "db", "rehearse", "--scratch", strings.Replace(db.URL, "/"+db.Name, "/"+name, 1), "--format", "json")
+		r = rehearsalJSON{}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Phases) != 3 || r.Cleanup != "dropped the database "+name || r.Scratch != "the database "+name+" on the same server" {
+			t.Errorf("scratch %q, cleanup %q, %d phases", r.Scratch, r.Cleanup, len(r.Phases))
+		}
+		q := "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?"
+		if b == testdb.PostgreSQL {
+			q = "SELECT COUNT(*) FROM pg_database WHERE datname = $1"
+		}
+		var n int
+		if err := db.SQL.QueryRow(q, name).Scan(&n); err != nil || n != 0 {
+			t.Errorf("the created scratch database is left (%d, %v)", n, err)
+		}
+	})
 }
 
 func tablesOf(t *testing.T, db *sql.DB, b testdb.Backend) []string {
@@ -502,38 +496,36 @@ func tablesOf(t *testing.T, db *sql.DB, b testdb.Backend) []string {
 // backend, with a real process.
 func TestRehearseInterrupted(t *testing.T) {
 	bin := buildTool(t)
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := seededOld(t, b, 100)
-			before := sourceSum(t, db)
-			sig, want := syscall.SIGINT, 130
-			if b == testdb.SQLite {
-				sig, want = syscall.SIGTERM, 143
-			}
-			r := launch(t, "db rehearse", bin, db.URL, nil, "stmt:visibility", "db", "rehearse")
-			until(t, "the pause", func() bool { return r.paused(1) || r.exited() }, r)
-			if left := scratchLeft(t, db); len(left) != 1 {
-				t.Errorf("while the rehearsal runs, the scratch copy: %v", left)
-			}
-			if err := r.cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			until(t, "the run to say it stops", func() bool { return r.said("received "+sigName(sig)+": stopping") || r.exited() }, r)
-			r.resume(1)
-			code := r.wait()
-			lines := strings.Split(strings.TrimSpace(r.stderr()), "\n")
-			last := lines[len(lines)-1]
-			if code != want || !regexp.MustCompile(`^ERROR: the rehearsal was interrupted; the scratch copy is gone \((dropped the database|removed) .*\) and the source database was not changed\.$`).MatchString(last) {
-				t.Errorf("exit %d (want %d), last line %q\n%s", code, want, last, r.stderr())
-			}
-			if left := scratchLeft(t, db); len(left) != 0 {
-				t.Errorf("the interrupted rehearsal left %v", left)
-			}
-			if sourceSum(t, db) != before {
-				t.Error("the interrupted rehearsal changed the source")
-			}
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := seededOld(t, b, 100)
+		before := sourceSum(t, db)
+		sig, want := syscall.SIGINT, 130
+		if b == testdb.SQLite {
+			sig, want = syscall.SIGTERM, 143
+		}
+		r := launch(t, "db rehearse", bin, db.URL, nil, "stmt:visibility", "db", "rehearse")
+		until(t, "the pause", func() bool { return r.paused(1) || r.exited() }, r)
+		if left := scratchLeft(t, db); len(left) != 1 {
+			t.Errorf("while the rehearsal runs, the scratch copy: %v", left)
+		}
+		if err := r.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		until(t, "the run to say it stops", func() bool { return r.said("received "+sigName(sig)+": stopping") || r.exited() }, r)
+		r.resume(1)
+		code := r.wait()
+		lines := strings.Split(strings.TrimSpace(r.stderr()), "\n")
+		last := lines[len(lines)-1]
+		if code != want || !regexp.MustCompile(`^ERROR: the rehearsal was interrupted; the scratch copy is gone \((dropped the database|removed) .*\) and the source database was not changed\.$`).MatchString(last) {
+			t.Errorf("exit %d (want %d), last line %q\n%s", code, want, last, r.stderr())
+		}
+		if left := scratchLeft(t, db); len(left) != 0 {
+			t.Errorf("the interrupted rehearsal left %v", left)
+		}
+		if sourceSum(t, db) != before {
+			t.Error("the interrupted rehearsal changed the source")
+		}
+	})
 }
 
 // TestRehearseLegacy: a database from before alembic (sqlalchemy-migrate
@@ -541,49 +533,47 @@ func TestRehearseInterrupted(t *testing.T) {
 // control, the source is not. One at version 30 (Kilo) fails on the copy
 // in expand, with upstream's reason, and the copy is dropped.
 func TestRehearseLegacy(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := seededOld(t, b, 60)
-			for _, q := range []string{
-				"DROP TABLE alembic_version",
-				"CREATE TABLE migrate_version (repository_id VARCHAR(250) NOT NULL PRIMARY KEY, repository_path TEXT, version INTEGER)",
-				"INSERT INTO migrate_version VALUES ('Glance Migrations', '/usr/lib/python3/dist-packages/glance/db/sqlalchemy/migrate_repo', 44)",
-			} {
-				if _, err := db.SQL.Exec(q); err != nil {
-					t.Fatal(err)
-				}
-			}
-			before := sourceSum(t, db)
-			out := mustCLI(t, db.URL, "db", "rehearse")
-			for _, re := range []string{
-				`(?m)^Rehearsal of the upgrade of the ` + string(b) + ` database \S+ from a legacy version \(not under alembic control\) to 2024_1_contract01$`,
-				`(?m)^migrate\s+\S+\s+[1-9]\d*\s`,
-				`(?m)^Scratch copy: `,
-			} {
-				if !regexp.MustCompile(re).MatchString(out) {
-					t.Errorf("no line matches %s\n%s", re, out)
-				}
-			}
-			if sourceSum(t, db) != before {
-				t.Error("the rehearsal changed the legacy source (placed it under control?)")
-			}
-
-			if _, err := db.SQL.Exec("UPDATE migrate_version SET version = 30"); err != nil {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := seededOld(t, b, 60)
+		for _, q := range []string{
+			"DROP TABLE alembic_version",
+			"CREATE TABLE migrate_version (repository_id VARCHAR(250) NOT NULL PRIMARY KEY, repository_path TEXT, version INTEGER)",
+			"INSERT INTO migrate_version VALUES ('Glance Migrations', '/usr/lib/python3/dist-packages/glance/db/sqlalchemy/migrate_repo', 44)",
+		} {
+			if _, err := db.SQL.Exec(q); err != nil {
 				t.Fatal(err)
 			}
-			before = sourceSum(t, db)
-			_, errs, code := runCLI(t, db.URL, "db", "rehearse")
-			if code != 1 || !regexp.MustCompile(`(?m)^ERROR: the rehearsal's expand failed on the copy: glance: legacy migration version 30 is older than Liberty \(42\) \(The current database version is not supported any more\. Please upgrade to Liberty release first\.\)\. The real run would likely fail the same way; the scratch copy is gone \(.*\) and the source database was not changed\.\n$`).MatchString(errs) {
-				t.Errorf("version 30: exit %d, stderr %q", code, errs)
+		}
+		before := sourceSum(t, db)
+		out := mustCLI(t, db.URL, "db", "rehearse")
+		for _, re := range []string{
+			`(?m)^Rehearsal of the upgrade of the ` + string(b) + ` database \S+ from a legacy version \(not under alembic control\) to 2024_1_contract01$`,
+			`(?m)^migrate\s+\S+\s+[1-9]\d*\s`,
+			`(?m)^Scratch copy: `,
+		} {
+			if !regexp.MustCompile(re).MatchString(out) {
+				t.Errorf("no line matches %s\n%s", re, out)
 			}
-			if left := scratchLeft(t, db); len(left) != 0 {
-				t.Errorf("the failed rehearsal left %v", left)
-			}
-			if sourceSum(t, db) != before {
-				t.Error("the failed rehearsal changed the source")
-			}
-		})
-	}
+		}
+		if sourceSum(t, db) != before {
+			t.Error("the rehearsal changed the legacy source (placed it under control?)")
+		}
+
+		if _, err := db.SQL.Exec("UPDATE migrate_version SET version = 30"); err != nil {
+			t.Fatal(err)
+		}
+		before = sourceSum(t, db)
+		_, errs, code := runCLI(t, db.URL, "db", "rehearse")
+		if code != 1 || !regexp.MustCompile(`(?m)^ERROR: the rehearsal's expand failed on the copy: glance: legacy migration version 30 is older than Liberty \(42\) \(The current database version is not supported any more\. Please upgrade to Liberty release first\.\)\. The real run would likely fail the same way; the scratch copy is gone \(.*\) and the source database was not changed\.\n$`).MatchString(errs) {
+			t.Errorf("version 30: exit %d, stderr %q", code, errs)
+		}
+		if left := scratchLeft(t, db); len(left) != 0 {
+			t.Errorf("the failed rehearsal left %v", left)
+		}
+		if sourceSum(t, db) != before {
+			t.Error("the failed rehearsal changed the source")
+		}
+	})
 }
 
 // TestRehearsePasswords: the connection's password never shows, in the

@@ -65,82 +65,78 @@ func TestCheckRelease(t *testing.T) {
 			{[]string{"db", "check", "--release", "2026.2"}, 0, "=" + upToDate, ""},
 		}},
 	}
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := testdb.New(t, b)
-			for _, ph := range phases {
-				for _, step := range ph.steps {
-					mustCLI(t, db.URL, step...)
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := testdb.New(t, b)
+		for _, ph := range phases {
+			for _, step := range ph.steps {
+				mustCLI(t, db.URL, step...)
+			}
+			before := snapshotOf(t, db)
+			for _, w := range ph.wants {
+				out, errs, code := runCLI(t, db.URL, w.args...)
+				okOut := strings.Contains(out, w.stdout)
+				if strings.HasPrefix(w.stdout, "=") {
+					okOut = out == w.stdout[1:]
 				}
-				before := snapshotOf(t, db)
-				for _, w := range ph.wants {
-					out, errs, code := runCLI(t, db.URL, w.args...)
-					okOut := strings.Contains(out, w.stdout)
-					if strings.HasPrefix(w.stdout, "=") {
-						okOut = out == w.stdout[1:]
-					}
-					okErr := strings.Contains(errs, w.stderr) && (w.stderr != "" || errs == "")
-					if code != w.code || !okOut || !okErr {
-						t.Errorf("%s: %s: exit %d, want %d\nstdout: %q\nwant:   %q\nstderr: %q\nwant:   %q", ph.name, strings.Join(w.args, " "), code, w.code, out, w.stdout, errs, w.stderr)
-					}
-				}
-				if snapshotOf(t, db) != before {
-					t.Errorf("%s: db check changed the database", ph.name)
+				okErr := strings.Contains(errs, w.stderr) && (w.stderr != "" || errs == "")
+				if code != w.code || !okOut || !okErr {
+					t.Errorf("%s: %s: exit %d, want %d\nstdout: %q\nwant:   %q\nstderr: %q\nwant:   %q", ph.name, strings.Join(w.args, " "), code, w.code, out, w.stdout, errs, w.stderr)
 				}
 			}
-			// The same answer for programs, with what the release knows.
-			out, _, code := runCLI(t, db.URL, "db", "check", "--release", "zed", "--format", "json")
-			var j struct {
-				Check struct {
-					Code    int    `json:"exit_code"`
-					Message string `json:"message"`
-				} `json:"check"`
-				Target struct {
-					Series     string   `json:"series"`
-					Contract   string   `json:"contract"`
-					Newer      []string `json:"newer"`
-					Contracted bool     `json:"contracted"`
-					Removes    bool     `json:"removes"`
-				} `json:"target_release"`
+			if snapshotOf(t, db) != before {
+				t.Errorf("%s: db check changed the database", ph.name)
 			}
-			if err := json.Unmarshal([]byte(out), &j); err != nil {
-				t.Fatalf("json: %v\n%s", err, out)
-			}
-			if code != 6 || j.Check.Code != 6 || !strings.HasPrefix(j.Check.Message, "The database is newer than release zed") ||
-				j.Target.Series != "zed" || j.Target.Contract != "wallaby_contract01" || !j.Target.Contracted || j.Target.Removes || len(j.Target.Newer) != 10 {
-				t.Errorf("db check --release zed --format json: exit %d, %+v", code, j)
-			}
-		})
-	}
+		}
+		// The same answer for programs, with what the release knows.
+		out, _, code := runCLI(t, db.URL, "db", "check", "--release", "zed", "--format", "json")
+		var j struct {
+			Check struct {
+				Code    int    `json:"exit_code"`
+				Message string `json:"message"`
+			} `json:"check"`
+			Target struct {
+				Series     string   `json:"series"`
+				Contract   string   `json:"contract"`
+				Newer      []string `json:"newer"`
+				Contracted bool     `json:"contracted"`
+				Removes    bool     `json:"removes"`
+			} `json:"target_release"`
+		}
+		if err := json.Unmarshal([]byte(out), &j); err != nil {
+			t.Fatalf("json: %v\n%s", err, out)
+		}
+		if code != 6 || j.Check.Code != 6 || !strings.HasPrefix(j.Check.Message, "The database is newer than release zed") ||
+			j.Target.Series != "zed" || j.Target.Contract != "wallaby_contract01" || !j.Target.Contracted || j.Target.Removes || len(j.Target.Newer) != 10 {
+			t.Errorf("db check --release zed --format json: exit %d, %+v", code, j)
+		}
+	})
 }
 
 // TestCheckReleaseDataPending: a Mitaka database with images, expanded to
 // Zed's level, still has images to migrate: exit 4, and the next step
 // named is the upgrade that migrates them.
 func TestCheckReleaseDataPending(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := testdb.New(t, b)
-			mustCLI(t, db.URL, "db", "upgrade", "--version", "mitaka02")
-			if _, err := db.SQL.Exec("INSERT INTO images (id, name, status, is_public, created_at, deleted, min_disk, min_ram, protected) VALUES ('image-1', 'x', 'active', TRUE, '2020-01-01 00:00:00', FALSE, 0, 0, FALSE)"); err != nil {
-				t.Fatal(err)
-			}
-			mustCLI(t, db.URL, "db", "upgrade", "--version", "wallaby_expand01")
-			out, errs, code := runCLI(t, db.URL, "db", "check", "--release", "zed")
-			if code != 4 || !strings.Contains(out, "Your next step is to run `glance-manage db upgrade --version wallaby_contract01`, which migrates the data and contracts") {
-				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
-			}
-			// Following the advice brings it to what Zed expects.
-			mustCLI(t, db.URL, "db", "upgrade", "--version", "wallaby_contract01")
-			if out := mustCLI(t, db.URL, "db", "check", "--release", "zed"); out != upToDate {
-				t.Errorf("after the upgrade: %q", out)
-			}
-			var vis string
-			if err := db.SQL.QueryRow("SELECT visibility FROM images WHERE id = 'image-1'").Scan(&vis); err != nil || vis != "public" {
-				t.Errorf("visibility %q, %v; want public", vis, err)
-			}
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := testdb.New(t, b)
+		mustCLI(t, db.URL, "db", "upgrade", "--version", "mitaka02")
+		if _, err := db.SQL.Exec("INSERT INTO images (id, name, status, is_public, created_at, deleted, min_disk, min_ram, protected) VALUES ('image-1', 'x', 'active', TRUE, '2020-01-01 00:00:00', FALSE, 0, 0, FALSE)"); err != nil {
+			t.Fatal(err)
+		}
+		mustCLI(t, db.URL, "db", "upgrade", "--version", "wallaby_expand01")
+		out, errs, code := runCLI(t, db.URL, "db", "check", "--release", "zed")
+		if code != 4 || !strings.Contains(out, "Your next step is to run `glance-manage db upgrade --version wallaby_contract01`, which migrates the data and contracts") {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+		}
+		// Following the advice brings it to what Zed expects.
+		mustCLI(t, db.URL, "db", "upgrade", "--version", "wallaby_contract01")
+		if out := mustCLI(t, db.URL, "db", "check", "--release", "zed"); out != upToDate {
+			t.Errorf("after the upgrade: %q", out)
+		}
+		var vis string
+		if err := db.SQL.QueryRow("SELECT visibility FROM images WHERE id = 'image-1'").Scan(&vis); err != nil || vis != "public" {
+			t.Errorf("visibility %q, %v; want public", vis, err)
+		}
+	})
 }
 
 // TestCheckReleaseFromConfig: [glance_manage] release in a configuration
