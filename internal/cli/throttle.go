@@ -62,7 +62,7 @@ func (a *app) sessionThrottle(ctx context.Context, s *session) (migrate.Throttle
 	if a.thr.threads < 0 {
 		return nil, exit(exitUsage, "glance-manage: error: argument --threads: %d is not a number of connections (give 1 or more)", a.thr.threads)
 	}
-	if a.thr.threads > 1 {
+	if a.thr.threads > 1 && s.url.Backend != dburl.SQLite {
 		// The pool's default leaves room for the lock's connection and
 		// one batch at a time; each thread needs its own.
 		s.mgr.DB.SetMaxOpenConns(4 + a.thr.threads)
