@@ -393,3 +393,59 @@ func TestMaxLoad(t *testing.T) {
 func loadOf(mgr *glance.Manager, db *sql.DB, metric string) (float64, error) {
 	return mgr.Dialect.(dialect.Load).LoadMetric(context.Background(), db, metric)
 }
+
+// TestPurgeWaitsForReplica: db purge_images_table (as db purge) asks the throttler before its
+// batches: with a replica it may not ask for its lag, it stops before
+// deleting anything; with a replica 2 s behind and --max-replica-lag 1s,
+// it says it waits, then purges every row once the replica caught up.
+func TestPurgeWaitsForReplica(t *testing.T) {
+	r := testdb.NewReplicated(t, testdb.MySQL)
+	mustCLI(t, r.URL, "db", "sync")
+	const rows = 50
+	for i := range rows {
+		if _, err := r.SQL.Exec(`INSERT INTO images (id, name, status, created_at, deleted, deleted_at, min_disk, min_ram, protected, visibility, os_hidden)
+			VALUES (?, 'old', 'deleted', '2020-01-01', 1, '2020-01-02', 0, 0, 0, 'private', 0)`, fmt.Sprintf("purge-%04d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		var n int
+		if err := r.SQL.QueryRow("SELECT COUNT(*) FROM images").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	r.WaitCaughtUp(t)
+	env := map[string]string{"OS_DATABASE__CONNECTION": r.URL}
+	u := strings.Replace(r.ReplicaURL, "root@", testdb.NonSuperUser+":"+testdb.NonSuperPassword+"@", 1)
+	_, errs, code := runEnv(t, env, "db", "purge_images_table", "--replica", u)
+	if code != 1 || !strings.Contains(errs, "cannot read the replication lag of") || strings.Contains(errs, testdb.NonSuperPassword) {
+		t.Errorf("db purge with a replica it cannot ask: exit %d\n%s", code, errs)
+	}
+	if n := count(); n != rows {
+		t.Errorf("%d of %d images left after the refused purge", n, rows)
+	}
+
+	r.Delay(t, 3*time.Second)
+	replicating(t, r)
+	if _, err := r.SQL.Exec("CREATE TABLE lag_mark (x INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		lag, err := r.Lag(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lag >= 2*time.Second {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, errs, code = runEnv(t, env, "db", "purge_images_table", "--replica", r.ReplicaURL, "--max-replica-lag", "1s")
+	if code != 0 || !strings.Contains(errs, "waiting for replica "+r.ReplicaURL) {
+		t.Errorf("db purge with a replica behind: exit %d\n%s", code, errs)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("%d images left after the purge", n)
+	}
+}
