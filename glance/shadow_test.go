@@ -155,9 +155,17 @@ func count(list []string, s string) int {
 // properties, change is_public and delete properties while expand copies
 // images; afterwards every image has what its last writer wrote, no
 // write failed, and no row of images or image_properties was lost.
+// Both with one thread and with the copy on three connections.
 func TestShadowCopyUnderWriters(t *testing.T) {
 	testdb.Require(t, testdb.MySQL)
+	for _, threads := range []int{1, 3} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) { shadowCopyUnderWriters(t, threads) })
+	}
+}
+
+func shadowCopyUnderWriters(t *testing.T, threads int) {
 	m := manager(t, testdb.MySQL)
+	m.DB.SetMaxOpenConns(8)
 	seedImages(t, m, 3000)
 	ids, err := dialect.Strings(context.Background(), m.DB, "SELECT id FROM images ORDER BY id")
 	if err != nil {
@@ -241,7 +249,7 @@ func TestShadowCopyUnderWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, uerr := m.Migrator.Upgrade(context.Background(), ids2, migrate.Options{Online: true, DataBatchTarget: time.Microsecond})
+	_, uerr := m.Migrator.Upgrade(context.Background(), ids2, migrate.Options{Online: true, DataBatchTarget: time.Microsecond, Threads: threads})
 	time.Sleep(200 * time.Millisecond)
 	stop()
 	wg.Wait()

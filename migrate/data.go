@@ -354,4 +354,3 @@ func (m *Migrator) applyRange(ctx context.Context, dm *DataMigration, lower, upp
 	err = tx.Commit()
 	return c, time.Since(t0), err
 }
-

@@ -71,6 +71,9 @@ func (m *Migrator) runDataParallel(ctx context.Context, dm *DataMigration, limit
 		mu.Unlock()
 		cancel(err)
 	}
+	firstDone := make(chan struct{})
+	var once sync.Once
+	sized := false
 	jobs := make(chan rangeJob)
 	var wg sync.WaitGroup
 	for range workers {
@@ -81,6 +84,7 @@ func (m *Migrator) runDataParallel(ctx context.Context, dm *DataMigration, limit
 				c, took, err := m.parallelBatch(ctx, dm, j, o, observe, &mu, &p)
 				if err != nil {
 					fail(err)
+					once.Do(func() { close(firstDone) })
 					continue // drain
 				}
 				mu.Lock()
@@ -96,6 +100,7 @@ func (m *Migrator) runDataParallel(ctx context.Context, dm *DataMigration, limit
 					batch = nextDataBatch(j.n, took, target)
 				}
 				mu.Unlock()
+				once.Do(func() { close(firstDone) })
 			}
 		}()
 	}
@@ -123,6 +128,15 @@ func (m *Migrator) runDataParallel(ctx context.Context, dm *DataMigration, limit
 		select {
 		case jobs <- rangeJob{lower: cursor, upper: upper, n: n}:
 		case <-ctx.Done():
+		}
+		if !sized {
+			// The first batch runs alone: the next ones are sized
+			// from its duration, not handed out at the first guess.
+			select {
+			case <-firstDone:
+			case <-ctx.Done():
+			}
+			sized = true
 		}
 		handed += int64(found)
 		if found < n {

@@ -47,6 +47,9 @@ func (r *shadowRun) copyParallel(st *dialect.ShadowState, p DataProgress, worker
 		args []any
 		n    int
 	}
+	firstDone := make(chan struct{})
+	var once sync.Once
+	sized := false
 	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range workers {
@@ -73,6 +76,7 @@ func (r *shadowRun) copyParallel(st *dialect.ShadowState, p DataProgress, worker
 			}()
 			for j := range jobs {
 				if ctx.Err() != nil {
+					once.Do(func() { close(firstDone) })
 					continue // drain
 				}
 				var took time.Duration
@@ -93,6 +97,7 @@ func (r *shadowRun) copyParallel(st *dialect.ShadowState, p DataProgress, worker
 				})
 				if err != nil {
 					fail(&StepError{Revision: r.rev.ID, Op: r.op.Describe(), SQL: j.stmt, Err: err})
+					once.Do(func() { close(firstDone) })
 					continue
 				}
 				mu.Lock()
@@ -108,6 +113,7 @@ func (r *shadowRun) copyParallel(st *dialect.ShadowState, p DataProgress, worker
 					n = nextDataBatch(j.n, took, target)
 				}
 				mu.Unlock()
+				once.Do(func() { close(firstDone) })
 			}
 		}()
 	}
@@ -139,6 +145,15 @@ func (r *shadowRun) copyParallel(st *dialect.ShadowState, p DataProgress, worker
 		select {
 		case jobs <- job{stmt: r.sh.ShadowCopy(st, first, last), args: args, n: size}:
 		case <-ctx.Done():
+		}
+		if !sized {
+			// The first batch runs alone: the next ones are sized
+			// from its duration, not handed out at the first guess.
+			select {
+			case <-firstDone:
+			case <-ctx.Done():
+			}
+			sized = true
 		}
 		if last {
 			break

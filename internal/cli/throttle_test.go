@@ -65,7 +65,7 @@ func (tl *timeline) Wait(context.Context) error {
 	tl.add("batch", migrate.ThrottleWait{})
 	return nil
 }
-func (tl *timeline) Done(migrate.Batch)         {}
+func (tl *timeline) Done(migrate.Batch) {}
 
 // check fails t unless the throttler waited at least once, no batch
 // started while it waited, and batches ran after every wait. It returns
