@@ -49,6 +49,10 @@ type Replica struct {
 	// Name is its URL without the password (dburl.URL.Redacted).
 	Name string
 	DB   dialect.Querier
+	// Open, when DB is nil, connects to the replica the first time its
+	// lag is needed (before the first batch), so that a run with no
+	// batches never needs it. Its error is a *ReplicaError of Wait.
+	Open func(ctx context.Context) (dialect.Querier, error)
 }
 
 // LagOptions configure NewLagThrottle.
@@ -84,6 +88,7 @@ func NewLagThrottle(o LagOptions) (Throttler, error) {
 		return nil, fmt.Errorf("migrate: the %s backend has no replicas to watch", o.Dialect.Name())
 	}
 	limit := o.Max.String()
+	replicas := append([]Replica(nil), o.Replicas...) // the gate's lock guards their DB
 	check := func(ctx context.Context) ([]Over, error) {
 		var over []Over
 		if o.Primary != nil {
@@ -97,7 +102,15 @@ func NewLagThrottle(o LagOptions) (Throttler, error) {
 				}
 			}
 		}
-		for _, r := range o.Replicas {
+		for i := range replicas {
+			r := &replicas[i]
+			if r.DB == nil {
+				q, err := r.Open(ctx)
+				if err != nil {
+					return nil, &ReplicaError{Replica: r.Name, Err: err}
+				}
+				r.DB = q
+			}
 			lag, known, err := rl.Lag(ctx, r.DB)
 			switch {
 			case err != nil:

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/glance-manage/glance-manage/dburl"
 	"github.com/glance-manage/glance-manage/migrate"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
 // Throttling of the batches (data migrations, shadow copies, purges):
@@ -112,14 +114,16 @@ func (a *app) throttler(ctx context.Context, s *session, f *throttleFlags) (migr
 				closeAll()
 				return nil, nil, exit(exitUsage, "ERROR: the replica %s in %s is a %s database, the database a %s one: name a replica of [database] connection.", u.Redacted(), from[i], u.Backend, s.url.Backend)
 			}
-			db, err := dburl.Open(ctx, u)
-			if err != nil {
-				closeAll()
-				return nil, nil, exit(exitError, "ERROR: cannot connect to the replica %s (%s) to watch its lag: %v. Fix the replica or its URL, or run with --max-replica-lag 0 to not wait for replicas.", u.Redacted(), from[i], err)
-			}
-			db.SetMaxOpenConns(1)
-			pools = append(pools, db)
-			replicas = append(replicas, migrate.Replica{Name: u.Redacted(), DB: db})
+			src := from[i]
+			replicas = append(replicas, migrate.Replica{Name: u.Redacted(), Open: func(ctx context.Context) (dialect.Querier, error) {
+				db, err := dburl.Open(ctx, u)
+				if err != nil {
+					return nil, fmt.Errorf("cannot connect (%s): %w", src, err)
+				}
+				db.SetMaxOpenConns(1)
+				pools = append(pools, db)
+				return db, nil
+			}})
 		}
 		o := migrate.LagOptions{Max: maxLag, Dialect: s.mgr.Dialect, Replicas: replicas, Notify: a.throttleNotice}
 		if s.url.Backend == dburl.Postgres {

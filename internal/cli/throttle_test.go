@@ -251,11 +251,14 @@ func TestReplicaLagCLI(t *testing.T) {
 
 	t.Run("unreachable replica", func(t *testing.T) {
 		_, errs, code := runEnv(t, env, "db", "migrate", "--replica", "mysql+pymysql://glance:s3cret-pw@127.0.0.1:1/nothing")
-		if code != 1 || !strings.Contains(errs, "cannot connect to the replica mysql+pymysql://glance:****@127.0.0.1:1/nothing (--replica)") || !strings.Contains(errs, "--max-replica-lag 0") {
+		if code != 1 || !strings.Contains(errs, "cannot read the replication lag of mysql+pymysql://glance:****@127.0.0.1:1/nothing: cannot connect (--replica)") || !strings.Contains(errs, "--max-replica-lag 0") {
 			t.Errorf("exit %d:\n%s", code, errs)
 		}
 		if strings.Contains(errs, "s3cret") {
 			t.Errorf("the password is shown:\n%s", errs)
+		}
+		if got := pendingImages(t, r.SQL); got != rows {
+			t.Errorf("%d rows were migrated although the replica could not be reached", rows-got)
 		}
 	})
 	t.Run("replica that refuses to say", func(t *testing.T) {
