@@ -196,6 +196,9 @@ func (m *Migrator) RunData(ctx context.Context, maxRows int64, o Options) (chang
 // is rolled back and tried again after a backoff. Each batch confirms the
 // migration lock in its transaction first (Migrator.Fence).
 func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, o Options) (int64, error) {
+	if w := threads(o); w > 1 && dm.Range != nil && dm.Apply != nil {
+		return m.runDataParallel(ctx, dm, limit, o, w)
+	}
 	batch, adaptive := batchSize(o)
 	target := o.DataBatchTarget
 	if target <= 0 {
@@ -329,4 +332,25 @@ func (m *Migrator) rangeBatch(ctx context.Context, dm *DataMigration, cursor str
 		upper = "" // that was the last batch
 	}
 	return upper, c, time.Since(t0), nil
+}
+
+// applyRange migrates the rows of (lower, upper] in one transaction that
+// confirms the migration lock first, and reports how long it lasted.
+func (m *Migrator) applyRange(ctx context.Context, dm *DataMigration, lower, upper string) (int64, time.Duration, error) {
+	t0 := time.Now()
+	tx, err := m.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := m.fence(ctx, tx); err != nil {
+		tx.Rollback() //nolint:errcheck // the lock is what matters
+		return 0, time.Since(t0), err
+	}
+	c, err := dm.Apply(ctx, tx, m.Dialect, lower, upper)
+	if err != nil {
+		tx.Rollback() //nolint:errcheck // the batch error is what matters
+		return 0, time.Since(t0), err
+	}
+	err = tx.Commit()
+	return c, time.Since(t0), err
 }

@@ -138,6 +138,11 @@ type Options struct {
 	// migration or a shadow copy whether it may start, and told of each
 	// batch that ran (see Throttler).
 	Throttle Throttler
+	// Threads is how many connections the keyed batches of a data
+	// migration (one with Range and Apply) run on at once, over disjoint
+	// key ranges (0: DefaultThreads; see parallel.go). The pool of DB
+	// must allow that many connections besides the migration lock's.
+	Threads int
 }
 
 func (m *Migrator) env(o Options, rows []string) Env {

@@ -100,10 +100,15 @@ func (r *shadowRun) exec(stmts ...string) error {
 // confirms the migration lock, so that a break either waits for the batch
 // or stops it (Fence); without a Fence, as one statement.
 func (r *shadowRun) batch(stmt string, args []any) (sql.Result, error) {
+	return r.batchOn(r.q, stmt, args)
+}
+
+// batchOn is batch on connection q (a parallel copy's worker's).
+func (r *shadowRun) batchOn(q *sql.Conn, stmt string, args []any) (sql.Result, error) {
 	if r.m.Fence == nil {
-		return r.q.ExecContext(r.ctx, stmt, args...)
+		return q.ExecContext(r.ctx, stmt, args...)
 	}
-	tx, err := r.q.BeginTx(r.ctx, nil)
+	tx, err := q.BeginTx(r.ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +240,9 @@ func (r *shadowRun) copy(st *dialect.ShadowState) error {
 	p := DataProgress{Migration: name}
 	if err := r.q.QueryRowContext(r.ctx, "SELECT COUNT(*) FROM "+st.Table).Scan(&p.Total); err != nil {
 		return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), Err: err}
+	}
+	if w := threads(r.o); w > 1 {
+		return r.copyParallel(st, p, w)
 	}
 	start := time.Now()
 	n, adaptive := batchSize(r.o)

@@ -187,6 +187,7 @@ func (a *app) coreCommands() []pair {
 			versionFlag(&syncVersion, "")(c)
 			syncPlan.register(c)
 			backupFlag(c, &syncBackup)
+			a.thr.register(c, true)
 			a.skipPreflightFlag(c)
 		}),
 		a.newPair("upgrade", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
@@ -211,6 +212,7 @@ func (a *app) coreCommands() []pair {
 			versionFlag(&upgradeVersion, "")(c)
 			upgradePlan.register(c)
 			a.inPlaceFlag(c)
+			a.thr.register(c, true)
 			a.skipPreflightFlag(c)
 		}),
 		a.newPair("version_control", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
@@ -238,12 +240,14 @@ func (a *app) coreCommands() []pair {
 			expandPlan.register(c)
 			backupFlag(c, &expandBackup)
 			a.inPlaceFlag(c)
+			a.thr.register(c, true)
 			a.skipPreflightFlag(c)
 		}),
 		a.newPair("migrate", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			return a.migrate(ctx, s, maxRows)
 		}), func(c *cobra.Command) {
 			c.Flags().Int64Var(&maxRows, "max-rows", -1, "migrate at most N rows, then exit 0 if nothing remains or 1 with a message if work remains (-1: all)")
+			a.thr.register(c, true)
 		}),
 		a.newPair("contract", "", noArgs, func(cmd *cobra.Command, args []string) error {
 			if contractPlan.active() {
@@ -256,6 +260,7 @@ func (a *app) coreCommands() []pair {
 		}, func(c *cobra.Command) {
 			contractPlan.register(c)
 			a.inPlaceFlag(c)
+			a.thr.register(c, true)
 			a.skipPreflightFlag(c)
 		}),
 	}
@@ -403,6 +408,10 @@ func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o mig
 	}
 	o.DataProgress = a.dataProgress()
 	o.CopyProgress = a.copyProgress()
+	if o.Throttle, err = a.sessionThrottle(ctx, s); err != nil {
+		return nil, err
+	}
+	o.Threads = a.thr.threads
 	s.mgr.Migrator.Observe = a.observer()
 	res, err := s.mgr.Migrator.Upgrade(ctx, targets, o)
 	if err != nil {
@@ -573,7 +582,11 @@ func (a *app) migrate(ctx context.Context, s *session, maxRows int64) error {
 		a.printf("%s", msgMigrateUpToDate)
 		return nil
 	}
-	n, remaining, err := s.mgr.Migrator.RunData(ctx, maxRows, migrate.Options{DataProgress: a.dataProgress()})
+	t, err := a.sessionThrottle(ctx, s)
+	if err != nil {
+		return err
+	}
+	n, remaining, err := s.mgr.Migrator.RunData(ctx, maxRows, migrate.Options{DataProgress: a.dataProgress(), Throttle: t, Threads: a.thr.threads})
 	if err != nil {
 		return a.fail(err)
 	}

@@ -13,14 +13,15 @@ import (
 // saying what is wrong and what to do next, and exit code 1.
 func (a *app) fail(err error) error {
 	var (
-		de *migrate.DowngradeError
-		re *migrate.RevisionError
-		ve *migrate.VersionTableError
-		dp *migrate.DataPendingError
-		pe *migrate.PreconditionError
-		fe *glance.ForeignDatabaseError
-		se *migrate.StepError
-		ee *exitErr
+		de  *migrate.DowngradeError
+		re  *migrate.RevisionError
+		ve  *migrate.VersionTableError
+		dp  *migrate.DataPendingError
+		pe  *migrate.PreconditionError
+		fe  *glance.ForeignDatabaseError
+		se  *migrate.StepError
+		ee  *exitErr
+		rpe *migrate.ReplicaError
 	)
 	if e, ok := a.explainWait(err); ok {
 		return e
@@ -28,6 +29,8 @@ func (a *app) fail(err error) error {
 	switch {
 	case errors.As(err, &ee):
 		return err
+	case errors.As(err, &rpe):
+		return replicaError(rpe)
 	case errors.Is(err, context.Canceled):
 		return exit(a.exitInterrupted(), "ERROR: interrupted; the database is at a consistent revision. Run `glance-manage db version` to see where it stopped and run the same command again to finish.")
 	case errors.As(err, &de):
