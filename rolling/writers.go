@@ -47,6 +47,8 @@ type writer struct {
 	pool    []string // the images it owns
 	want    map[string]*intent
 	seq     int
+	db      *sql.DB // where it writes (Config.Writers, or Config.DB)
+	node    int     // the index of db in Config.Writers
 }
 
 func (w *writer) intent(id string) *intent {
@@ -167,7 +169,7 @@ func (w *writer) create(ctx context.Context) {
 // do runs one statement as a write.
 func (w *writer) do(ctx context.Context, what, q string, args ...any) bool {
 	return w.write(ctx, what, func() error {
-		_, err := w.h.db.ExecContext(ctx, q, args...)
+		_, err := w.db.ExecContext(ctx, q, args...)
 		return err
 	})
 }
@@ -175,7 +177,7 @@ func (w *writer) do(ctx context.Context, what, q string, args ...any) bool {
 // tx runs fn in a transaction as one write.
 func (w *writer) tx(ctx context.Context, what string, fn func(*sql.Tx) error) bool {
 	return w.write(ctx, what, func() error {
-		tx, err := w.h.db.BeginTx(ctx, nil)
+		tx, err := w.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -210,7 +212,7 @@ func (w *writer) write(ctx context.Context, what string, fn func() error) bool {
 	if err == nil {
 		w.h.lastEnd.Store(time.Now().UnixNano())
 	}
-	ph.record(time.Since(start), retries, err, fmt.Sprintf("%s writer %d %s", w.release, w.id, what))
+	ph.record(w.node, time.Since(start), retries, err, fmt.Sprintf("%s writer %d %s", w.release, w.id, what))
 	return err == nil
 }
 
