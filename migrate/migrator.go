@@ -394,17 +394,16 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 	// done, rows left to migrate, the version table) passes on stale
 	// data; each DDL statement's cluster-wide stall is reported; big
 	// tables get their new indexes by a shadow copy.
-	toi := false
-	if cl, ok := m.Dialect.(dialect.TotalOrderCluster); ok {
-		if toi, err = cl.TotalOrder(ctx, conn); err != nil {
+	toi, err := m.cluster(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if toi {
+		cl := m.Dialect.(dialect.TotalOrderCluster)
+		if err := execAll(ctx, conn, cl.SyncReadSQL()); err != nil {
 			return err
 		}
-		if toi {
-			if err := execAll(ctx, conn, cl.SyncReadSQL()); err != nil {
-				return err
-			}
-			seg.reset = cl.UnsyncReadSQL()
-		}
+		seg.reset = cl.UnsyncReadSQL()
 	}
 	resumable = !seg.transactional || split
 	q, err := seg.q(ctx)

@@ -254,6 +254,11 @@ func (r *shadowRun) copy(st *dialect.ShadowState) error {
 	}
 	start := time.Now()
 	n, adaptive := batchSize(r.o)
+	wsCap, err := r.m.writeSetCap(r.ctx, r.q, st.Table)
+	if err != nil {
+		return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), Err: err}
+	}
+	n = capBatch(n, wsCap)
 	lower, first := "", true
 	for {
 		if err := r.ctx.Err(); err != nil {
@@ -309,7 +314,7 @@ func (r *shadowRun) copy(st *dialect.ShadowState) error {
 		}
 		lower, first = upper, false
 		if adaptive {
-			n = nextDataBatch(n, took, target)
+			n = capBatch(nextDataBatch(n, took, target), wsCap)
 		}
 	}
 	p.Elapsed, p.Finished = time.Since(start), true

@@ -393,8 +393,14 @@ func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o mig
 	}
 	o.DataProgress = a.dataProgress()
 	o.CopyProgress = a.copyProgress()
+	fc, closeNodes := a.clusterThrottle(ctx, s)
+	defer closeNodes()
+	if fc != nil {
+		o.Throttle = migrate.Throttlers(o.Throttle, fc)
+	}
 	s.mgr.Migrator.Observe = a.observer()
 	res, err := s.mgr.Migrator.Upgrade(ctx, targets, o)
+	a.clusterStats(fc)
 	if err != nil {
 		return nil, a.fail(err)
 	}
@@ -563,7 +569,14 @@ func (a *app) migrate(ctx context.Context, s *session, maxRows int64) error {
 		a.printf("%s", msgMigrateUpToDate)
 		return nil
 	}
-	n, remaining, err := s.mgr.Migrator.RunData(ctx, maxRows, migrate.Options{DataProgress: a.dataProgress()})
+	o := migrate.Options{DataProgress: a.dataProgress()}
+	fc, closeNodes := a.clusterThrottle(ctx, s)
+	defer closeNodes()
+	if fc != nil {
+		o.Throttle = fc
+	}
+	n, remaining, err := s.mgr.Migrator.RunData(ctx, maxRows, o)
+	a.clusterStats(fc)
 	if err != nil {
 		return a.fail(err)
 	}

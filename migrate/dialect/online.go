@@ -232,4 +232,15 @@ type TotalOrderCluster interface {
 	// on a node that is behind; UnsyncReadSQL restores the default.
 	SyncReadSQL() []string
 	UnsyncReadSQL() []string
+	// NodeState returns the node's state in the cluster (Galera:
+	// wsrep_local_state_comment) and whether it is synced with it, the
+	// only state in which a phase may run there (a donor or a joining
+	// node is behind, or about to be).
+	NodeState(ctx context.Context, q Querier) (state string, synced bool, err error)
+	// WriteSetRows returns how many rows of table one transaction may
+	// change before the cluster refuses to replicate it (Galera:
+	// wsrep_max_ws_rows, and wsrep_max_ws_size over the table's average
+	// row), 0 when there is no such limit; table "" stands for a row of
+	// unknown size.
+	WriteSetRows(ctx context.Context, q Querier, table string) (int64, error)
 }
