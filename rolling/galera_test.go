@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/internal/schemadump"
 	"github.com/glance-manage/glance-manage/internal/testdb"
 	"github.com/glance-manage/glance-manage/migrate"
@@ -126,3 +127,122 @@ func assertNodesIdentical(t *testing.T, g *testdb.Galera) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// setGlobal sets a global variable on every node for the test and
+// restores its value after it.
+func setGlobal(t *testing.T, g *testdb.Galera, name, value string) {
+	t.Helper()
+	ctx := context.Background()
+	for i, db := range g.SQL {
+		var old string
+		if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL."+name).Scan(&old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, "SET GLOBAL "+name+" = "+value); err != nil {
+			t.Fatalf("node %d: %v", i+1, err)
+		}
+		t.Cleanup(func() {
+			if _, err := db.ExecContext(context.Background(), "SET GLOBAL "+name+" = "+old); err != nil {
+				t.Errorf("node %d: restoring %s: %v", i+1, name, err)
+			}
+		})
+	}
+}
+
+// TestGaleraWriteSetLimit: with wsrep_max_ws_rows set to 500 on every
+// node, the upgrade's batches (data migration, shadow copies) stay below
+// it and the whole upgrade passes (contract's shadow copy of images, in
+// batches, is what the limit bites on), while one UPDATE of every image
+// is refused by the cluster; with
+// the reference tool installed, its db migrate is run on the same data
+// and its outcome logged.
+func TestGaleraWriteSetLimit(t *testing.T) {
+	ctx := context.Background()
+	const limit, images = 500, 3000
+	g := testdb.NewGalera(t)
+	db := g.SQL[0]
+	mgr, err := glance.New(db, "mysql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := mgr.Graph().Resolve(rolling.From)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mgr.Migrator.Upgrade(ctx, ids, migrate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rolling.Seed(ctx, db, "mysql", images); err != nil {
+		t.Fatal(err)
+	}
+	// The same data for the reference tool, when it is installed.
+	_, refErr := testdb.FindReference()
+	var g2 *testdb.Galera
+	if refErr == nil {
+		g2 = testdb.NewGalera(t)
+		mgr2, err := glance.New(g2.SQL[0], "mysql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mgr2.Migrator.Upgrade(ctx, ids, migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := rolling.Seed(ctx, g2.SQL[0], "mysql", images); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setGlobal(t, g, "wsrep_max_ws_rows", strconv.Itoa(limit))
+	// One UPDATE of the whole table, as upstream's data migration is
+	// written (one UPDATE per visibility), is refused. (Between expand
+	// and contract, while images has the visibility triggers, MariaDB
+	// 10.11 was seen not to count an UPDATE's rows against the limit.)
+	if _, err := db.ExecContext(ctx, "UPDATE images SET min_disk = min_disk + 1"); err == nil {
+		t.Fatalf("an UPDATE of %d images passed with wsrep_max_ws_rows = %d: the limit is not in force", images, limit)
+	} else {
+		t.Logf("one UPDATE of every image: %v", err)
+	}
+
+	var maxBatch int
+	o := migrate.Options{Online: true,
+		DataProgress: func(p migrate.DataProgress) { maxBatch = max(maxBatch, p.BatchSize) },
+		CopyProgress: func(p migrate.DataProgress) { maxBatch = max(maxBatch, p.BatchSize) },
+		// The shadow copy (the change of is_public) copies images in
+		// batches; so does the data migration.
+		ClusterInPlaceRows: 1000,
+	}
+	if _, err := mgr.Migrator.Upgrade(ctx, []string{mgr.ExpandHead()}, o); err != nil {
+		t.Fatalf("expand: %v", err)
+	}
+	if n, remaining, err := mgr.Migrator.RunData(ctx, -1, o); err != nil || remaining || n == 0 {
+		t.Fatalf("migrate: %d rows, remaining %v: %v", n, remaining, err)
+	}
+	if _, err := mgr.Migrator.Upgrade(ctx, []string{mgr.ContractHead()}, o); err != nil {
+		t.Fatalf("contract: %v", err)
+	}
+	if maxBatch == 0 || maxBatch > limit {
+		t.Fatalf("largest batch %d rows, want 1..%d", maxBatch, limit)
+	}
+	t.Logf("largest batch: %d rows (wsrep_max_ws_rows %d)", maxBatch, limit)
+	assertNodesIdentical(t, g)
+
+	// The reference tool on the same data (seeded before the limit).
+	if refErr != nil {
+		t.Logf("reference tool not installed (%v): its run is left out", refErr)
+		return
+	}
+	for _, args := range [][]string{{"db", "expand"}, {"db", "migrate"}, {"db", "contract"}} {
+		stdout, stderr, code := testdb.RunReference(t, g2.URLs[0], args...)
+		t.Logf("reference %s: exit %d\n%s\n%s", strings.Join(args, " "), code, lastLines(stdout, 3), lastLines(stderr, 3))
+		if code != 0 {
+			return
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
