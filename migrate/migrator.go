@@ -271,6 +271,13 @@ func (m *Migrator) Upgrade(ctx context.Context, targets []string, o Options) (*R
 	if err != nil {
 		return nil, err
 	}
+	if len(plan) > 0 {
+		// A Galera node that is not synced runs nothing (each revision
+		// checks again on its own connection).
+		if _, err := m.cluster(ctx, m.DB); err != nil {
+			return &Result{Heads: rows}, err
+		}
+	}
 	if !o.NoBaseline {
 		if res, done, err := m.baseline(ctx, rows, plan, o); done {
 			if err != nil && res == nil {

@@ -2,13 +2,8 @@ package cli
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
-	"io"
-	"net"
 	"strings"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/migrate"
@@ -66,12 +61,6 @@ func (a *app) fail(err error) error {
 		return exit(exitError, "ERROR: the database is not empty and holds no Glance tables (%s); it seems to belong to another application. Check [database] connection.", strings.Join(first(fe.Tables, 5), ", "))
 	case errors.As(err, &ns):
 		return exit(exitError, "ERROR: this Galera node is %s, not Synced with its cluster (a donor of a state transfer, or a node still joining): no phase runs on it. Wait until `SHOW STATUS LIKE 'wsrep_local_state_comment'` says Synced, or point [database] connection at a Synced node (or the cluster's proxy), then run %s again.", ns.State, a.again())
-	case connectionLost(err):
-		// A cluster node died under the run (or the proxy dropped
-		// it): nothing can be read there any more. Each statement
-		// commits by itself and the next run resumes; the lock lease
-		// of this run expires and is taken over.
-		return exit(exitError, "ERROR: the connection to the database server was lost in the middle of the run (%s): the server or the node the proxy sent it to went away. What committed is kept and the next run resumes from there; the migration lock this run held expires by itself. Run %s again (through the cluster's proxy, or on a Synced node).", oneLine(err), a.again())
 	case errors.As(err, &se) && errors.Is(err, migrate.ErrShadowMismatch):
 		// The copy did not match its table in one snapshot; the next run
 		// discards it and copies afresh.
@@ -80,14 +69,6 @@ func (a *app) fail(err error) error {
 		return exit(exitError, "ERROR: revision %s failed to %s: %v. %s Fix the cause and run %s again.", se.Revision, se.Op, oneLine(se.Err), stateAfter(a, se), a.again())
 	}
 	return exit(exitError, "ERROR: %v", err)
-}
-
-// connectionLost reports whether err says the connection to the server
-// broke (the server was killed, or the proxy in front of it dropped it).
-func connectionLost(err error) bool {
-	var ne *net.OpError
-	return errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
 }
 
 func quote(s string) string { return "\"" + s + "\"" }
