@@ -12,6 +12,7 @@ import (
 	"github.com/glance-manage/glance-manage/internal/schemadump"
 	"github.com/glance-manage/glance-manage/internal/testdb"
 	"github.com/glance-manage/glance-manage/migrate"
+	"github.com/glance-manage/glance-manage/migrate/galera"
 	"github.com/glance-manage/glance-manage/rolling"
 )
 
@@ -39,6 +40,10 @@ func TestRollingUpgradeGalera(t *testing.T) {
 				// new writers in the multi-writer layout.
 				OldWriters: 3, NewWriters: 3,
 			}
+			// The batches are paced by flow control, as the CLI paces
+			// them on a cluster.
+			fc := &galera.FlowControl{Nodes: g.SQL}
+			cfg.Options.Throttle = fc
 			if layout == "haproxy" {
 				cfg.Writers = []*sql.DB{g.OpenProxy(t)}
 			} else {
@@ -51,11 +56,16 @@ func TestRollingUpgradeGalera(t *testing.T) {
 					t.Logf("total order: %s: %s: %s", s.Phase, s.Took, s.SQL)
 				}
 			}
+			st := fc.Stats()
+			t.Logf("flow-control throttler: %d batches, %d waited (%s in all), %d certification failures of batches (retried)", st.Batches, st.Waits, st.Waited, st.CertFailures)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !rep.OK() {
 				t.Fatalf("the rolling upgrade lost or broke writes: %v %v %v", rep.Failures, rep.Lost, rep.Wrong)
+			}
+			if st.Batches == 0 {
+				t.Error("the flow-control throttler saw no batch")
 			}
 			// ocata_expand01's index on images goes onto the empty shadow
 			// copy, not in place in total order. rocky_expand01/02's
