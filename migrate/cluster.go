@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
@@ -47,24 +48,39 @@ func (m *Migrator) cluster(ctx context.Context, q dialect.Querier) (bool, error)
 	return true, nil
 }
 
-// writeSetCap is the most rows one batch on table may change on a
-// cluster that limits its write sets (dialect.TotalOrderCluster), less
-// the lease row a batch renews and one of margin; 0 when nothing limits
-// it.
-func (m *Migrator) writeSetCap(ctx context.Context, q dialect.Querier, table string) (int, error) {
+// DefaultClusterBatchTarget is the batch target (Options.DataBatchTarget)
+// on a cluster that runs DDL in total order, unless set: every other node
+// applies a batch's write set after it commits, in order, while the
+// services' write sets queue behind it; a node whose queue passes
+// gcs.fc_limit (16 by default) pauses the whole cluster.
+const DefaultClusterBatchTarget = 20 * time.Millisecond
+
+// clusterBatches returns, for batches on table, the most rows one batch
+// may change on a cluster that limits its write sets
+// (dialect.TotalOrderCluster), less the lease row a batch renews and one
+// of margin (0 when nothing limits it), and the batch target: o's, or on
+// such a cluster DefaultClusterBatchTarget.
+func (m *Migrator) clusterBatches(ctx context.Context, q dialect.Querier, table string, o Options) (int, time.Duration, error) {
+	target := o.DataBatchTarget
+	if target <= 0 {
+		target = DefaultDataBatchTarget
+	}
 	cl, ok := m.Dialect.(dialect.TotalOrderCluster)
 	if !ok {
-		return 0, nil
+		return 0, target, nil
 	}
 	toi, err := cl.TotalOrder(ctx, q)
 	if err != nil || !toi {
-		return 0, err
+		return 0, target, err
+	}
+	if o.DataBatchTarget <= 0 {
+		target = DefaultClusterBatchTarget
 	}
 	n, err := cl.WriteSetRows(ctx, q, table)
 	if err != nil || n <= 0 {
-		return 0, err
+		return 0, target, err
 	}
-	return int(max(n-2, 1)), nil
+	return int(max(n-2, 1)), target, nil
 }
 
 // capBatch returns n within cap (cap 0: no cap).

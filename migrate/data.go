@@ -200,10 +200,6 @@ func (m *Migrator) RunData(ctx context.Context, maxRows int64, o Options) (chang
 // migration lock in its transaction first (Migrator.Fence).
 func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, o Options) (int64, error) {
 	batch, adaptive := batchSize(o)
-	target := o.DataBatchTarget
-	if target <= 0 {
-		target = DefaultDataBatchTarget
-	}
 	on, _ := m.Dialect.(dialect.Online)
 	total, err := dm.Pending(ctx, m.DB, m.Dialect)
 	if err != nil {
@@ -211,7 +207,7 @@ func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, 
 	}
 	// On a cluster, no batch's transaction may outgrow the write sets
 	// the cluster replicates (wsrep_max_ws_rows, wsrep_max_ws_size).
-	wsCap, err := m.writeSetCap(ctx, m.DB, "")
+	wsCap, target, err := m.clusterBatches(ctx, m.DB, "", o)
 	if err != nil {
 		return 0, err
 	}

@@ -149,6 +149,13 @@ type Options struct {
 	// as it takes; smaller tables are indexed in place (0:
 	// DefaultClusterInPlaceRows; <0: always in place).
 	ClusterInPlaceRows int64
+	// ClusterDDLGap: on such a cluster, the pause after each DDL
+	// statement before the next one. A statement in total order aborts
+	// the open transactions of the tables it changes on every node
+	// (deadlock errors, which the services retry); the gap lets the
+	// retried transactions through before the next statement (0:
+	// DefaultClusterDDLGap; <0: none).
+	ClusterDDLGap time.Duration
 	// Throttle, when set, is asked before every batch of a data
 	// migration or a shadow copy whether it may start, and told of each
 	// batch that ran (see Throttler).
@@ -497,7 +504,7 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 				t0 := time.Now()
 				_, err := q.ExecContext(ctx, form)
 				if err == nil {
-					if err := m.totalOrdered(toi, rev, op, form, time.Since(t0)); err != nil {
+					if err := m.totalOrdered(ctx, o, toi, rev, op, form, time.Since(t0)); err != nil {
 						return err
 					}
 					break
@@ -570,15 +577,28 @@ func largerThan(ctx context.Context, q dialect.Querier, table string, n int64) (
 	return c > n, err
 }
 
+// DefaultClusterDDLGap is Options.ClusterDDLGap's default.
+const DefaultClusterDDLGap = 100 * time.Millisecond
+
 // totalOrdered reports stmt, which ran for took, as a TotalOrder event
 // when the run's connection replicates DDL in total order (toi) and stmt
-// is DDL.
-func (m *Migrator) totalOrdered(toi bool, rev *Revision, op schema.Op, stmt string, took time.Duration) error {
+// is DDL, then pauses for Options.ClusterDDLGap.
+func (m *Migrator) totalOrdered(ctx context.Context, o Options, toi bool, rev *Revision, op schema.Op, stmt string, took time.Duration) error {
 	cl, ok := m.Dialect.(dialect.TotalOrderCluster)
-	if !toi || !ok || !cl.TotalOrderStatement(stmt) {
+	if !ok || !toi || !cl.TotalOrderStatement(stmt) {
 		return nil
 	}
-	return m.observe(Event{Kind: TotalOrder, Revision: rev, Op: op, SQL: stmt, Took: took})
+	if err := m.observe(Event{Kind: TotalOrder, Revision: rev, Op: op, SQL: stmt, Took: took}); err != nil {
+		return err
+	}
+	gap := o.ClusterDDLGap
+	if gap == 0 {
+		gap = DefaultClusterDDLGap
+	}
+	if gap < 0 {
+		return nil
+	}
+	return sleep(ctx, gap)
 }
 
 // wrapStep returns err as a StepError of op unless it is one already (or

@@ -101,7 +101,7 @@ func (r *shadowRun) exec(stmts ...string) error {
 			t0 := time.Now()
 			_, err := r.q.ExecContext(r.ctx, s)
 			if err == nil {
-				err = r.m.totalOrdered(r.toi, r.rev, r.op, s, time.Since(t0))
+				err = r.m.totalOrdered(r.ctx, r.o, r.toi, r.rev, r.op, s, time.Since(t0))
 			}
 			return err
 		})
@@ -244,17 +244,13 @@ func (r *shadowRun) alter(table string) (bool, error) {
 // migrations' batch target.
 func (r *shadowRun) copy(st *dialect.ShadowState) error {
 	name := ShadowCopyName(st.Table)
-	target := r.o.DataBatchTarget
-	if target <= 0 {
-		target = DefaultDataBatchTarget
-	}
 	p := DataProgress{Migration: name}
 	if err := r.q.QueryRowContext(r.ctx, "SELECT COUNT(*) FROM "+st.Table).Scan(&p.Total); err != nil {
 		return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), Err: err}
 	}
 	start := time.Now()
 	n, adaptive := batchSize(r.o)
-	wsCap, err := r.m.writeSetCap(r.ctx, r.q, st.Table)
+	wsCap, target, err := r.m.clusterBatches(r.ctx, r.q, st.Table, r.o)
 	if err != nil {
 		return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), Err: err}
 	}

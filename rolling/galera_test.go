@@ -39,6 +39,9 @@ func TestRollingUpgradeGalera(t *testing.T) {
 				// Three of each release, so that every node has old and
 				// new writers in the multi-writer layout.
 				OldWriters: 3, NewWriters: 3,
+				// Deadlocks retried as oslo.db's wrap_db_retry does
+				// (up to 20 times).
+				WriteRetries: 20,
 			}
 			// The batches are paced by flow control, as the CLI paces
 			// them on a cluster.

@@ -72,6 +72,11 @@ type Config struct {
 	// end: time paused by flow control and certification failures, per
 	// phase and node (Phase.Nodes).
 	Status []*sql.DB
+	// WriteRetries is how often a write that hit a deadlock (on a
+	// cluster: a certification failure, or an abort by a statement in
+	// total order), a lock timeout or a busy database is tried again
+	// (0: 5). oslo.db's wrap_db_retry retries up to 20 times.
+	WriteRetries int
 }
 
 // NodePhase is one node's share of a phase: the writes of the writers

@@ -203,7 +203,11 @@ func (w *writer) write(ctx context.Context, what string, fn func() error) bool {
 	retries := 0
 	for {
 		err = fn()
-		if err == nil || w.h.retryable == nil || !w.h.retryable(err) || retries >= maxWriteRetries {
+		limit := maxWriteRetries
+		if w.h.cfg.WriteRetries > 0 {
+			limit = w.h.cfg.WriteRetries
+		}
+		if err == nil || w.h.retryable == nil || !w.h.retryable(err) || retries >= limit {
 			break
 		}
 		retries++

@@ -130,7 +130,7 @@ func runGalera(ctx context.Context, images int, phase time.Duration, oldW, newW 
 			c, err := newCluster(ctx)
 			check(err)
 			cfg := rolling.Config{Backend: "mysql", DB: c.nodes[0], Images: images, Phase: phase,
-				OldWriters: oldW, NewWriters: newW, Pace: pace, MigrateChunk: chunk, Status: c.nodes}
+				OldWriters: oldW, NewWriters: newW, Pace: pace, MigrateChunk: chunk, Status: c.nodes, WriteRetries: 20}
 			if layout == "haproxy" {
 				if c.proxy == nil {
 					fmt.Printf("== galera, %s, %s: skipped (%s unset)\n\n", layout, mode, testdb.EnvGaleraProxy)

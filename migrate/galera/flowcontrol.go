@@ -22,9 +22,9 @@ var _ migrate.Throttler = (*FlowControl)(nil)
 // Defaults of FlowControl.
 const (
 	// DefaultMaxQueue is the receive queue a node may have before the
-	// next batch waits: half of Galera's default gcs.fc_limit (16),
+	// next batch waits: a quarter of Galera's default gcs.fc_limit (16),
 	// where the node would pause the whole cluster.
-	DefaultMaxQueue = 8
+	DefaultMaxQueue = 4
 	// DefaultPoll is how often the nodes are read while a batch waits.
 	DefaultPoll = 50 * time.Millisecond
 	// DefaultMaxWait bounds one wait: a cluster paused this long by
