@@ -38,13 +38,16 @@ var ErrPausedTooLong = errors.New("galera: the cluster stayed paused by flow con
 
 // FlowControl is a migrate.Throttler for a Galera cluster: before each
 // batch it reads, on every node it was given, the time flow control has
-// paused replication (wsrep_flow_control_paused_ns) and the node's
-// receive queue (wsrep_local_recv_queue). While the pause time grows
-// between two reads (a node asked the cluster to stop: writers on every
-// node are held) or a queue is longer than MaxQueue (a node is about to
-// ask), the batch waits, reading again every Poll; it starts once a read
-// finds neither. Batches thus never add to a queue that is about to stop
-// the cluster's writers.
+// paused replication (wsrep_flow_control_paused_ns), the node's receive
+// queue (wsrep_local_recv_queue) and the last write set it applied
+// (wsrep_last_committed). While the pause time grows between two reads
+// (a node asked the cluster to stop: writers on every node are held), a
+// queue is longer than MaxQueue (a node is about to ask), or a node has
+// not yet applied what the connected node had committed when the wait
+// began (the previous batch included), the batch waits, reading again
+// every Poll; it starts once a read finds none of these. Batches thus
+// never pile up on a node that applies them slower than they commit, and
+// never add to a queue that is about to stop the cluster's writers.
 //
 // Nodes[0] is the node the run writes to: an error reading it ends the
 // run. The other nodes are read while they answer; one that does not
@@ -91,8 +94,15 @@ func (f *FlowControl) Wait(ctx context.Context) error {
 	}
 	start := time.Now()
 	why := ""
+	// The cluster's writes up to now, the last batch's included: the
+	// next batch waits until every reachable node has applied them, so
+	// that batches never queue up on a node that applies slower.
+	upTo, err := lastCommitted(ctx, f.Nodes[0])
+	if err != nil {
+		return fmt.Errorf("galera: reading wsrep_last_committed: %w", err)
+	}
 	for {
-		busy, err := f.busy(ctx)
+		busy, err := f.busy(ctx, upTo)
 		if err != nil {
 			return err
 		}
@@ -138,14 +148,14 @@ func (f *FlowControl) Done(b migrate.Batch) {
 
 // busy reads every node and says why the next batch should wait ("" when
 // it need not).
-func (f *FlowControl) busy(ctx context.Context) (string, error) {
+func (f *FlowControl) busy(ctx context.Context, upTo int64) (string, error) {
 	maxQueue := f.MaxQueue
 	if maxQueue <= 0 {
 		maxQueue = DefaultMaxQueue
 	}
 	var why []string
 	for i, db := range f.Nodes {
-		paused, queue, err := read(ctx, db)
+		paused, queue, applied, err := read(ctx, db)
 		if err != nil {
 			if i == 0 {
 				return "", fmt.Errorf("galera: reading flow control: %w", err)
@@ -164,24 +174,26 @@ func (f *FlowControl) busy(ctx context.Context) (string, error) {
 		}
 		if queue > maxQueue {
 			why = append(why, fmt.Sprintf("node %d: %d write sets waiting to be applied", i+1, queue))
+		} else if i > 0 && applied < upTo {
+			why = append(why, fmt.Sprintf("node %d: %d write sets behind", i+1, upTo-applied))
 		}
 	}
 	return strings.Join(why, "; "), nil
 }
 
-func read(ctx context.Context, db *sql.DB) (paused, queue int64, err error) {
+func read(ctx context.Context, db *sql.DB) (paused, queue, applied int64, err error) {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	rows, err := db.QueryContext(rctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_flow_control_paused_ns', 'wsrep_local_recv_queue')")
+	rows, err := db.QueryContext(rctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_flow_control_paused_ns', 'wsrep_local_recv_queue', 'wsrep_last_committed')")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
 		var name, value string
 		if err := rows.Scan(&name, &value); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		v, _ := strconv.ParseInt(value, 10, 64)
 		switch strings.ToLower(name) {
@@ -189,15 +201,28 @@ func read(ctx context.Context, db *sql.DB) (paused, queue int64, err error) {
 			paused, n = v, n+1
 		case "wsrep_local_recv_queue":
 			queue, n = v, n+1
+		case "wsrep_last_committed":
+			applied, n = v, n+1
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	if n < 2 {
-		return 0, 0, errors.New("not a Galera node (no wsrep_flow_control_paused_ns)")
+	if n < 3 {
+		return 0, 0, 0, errors.New("not a Galera node (no wsrep_flow_control_paused_ns)")
 	}
-	return paused, queue, nil
+	return paused, queue, applied, nil
+}
+
+// lastCommitted reads the node's wsrep_last_committed: the seqno of the
+// last write set it committed or applied.
+func lastCommitted(ctx context.Context, db *sql.DB) (int64, error) {
+	var name string
+	var v int64
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := db.QueryRowContext(rctx, "SHOW GLOBAL STATUS LIKE 'wsrep_last_committed'").Scan(&name, &v)
+	return v, err
 }
 
 // Nodes lists the client addresses of the cluster's nodes as db's node
