@@ -244,6 +244,42 @@ type wsrepCounters struct {
 	pausedNS, cert, aborts int64
 }
 
+// settle waits until every node of a cluster (Config.Status) has applied
+// what node 1 had committed when it was called: the seed's big write
+// sets are applied on the other nodes after they commit, and the phases
+// must not start (their first DDL waits in total order) while they are.
+func settle(ctx context.Context, nodes []*sql.DB) error {
+	if len(nodes) < 2 {
+		return nil
+	}
+	seqno := func(db *sql.DB) (int64, error) {
+		var name string
+		var v int64
+		err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_last_committed'").Scan(&name, &v)
+		return v, err
+	}
+	want, err := seqno(nodes[0])
+	if err != nil {
+		return fmt.Errorf("rolling: wsrep_last_committed: %w", err)
+	}
+	for i, db := range nodes[1:] {
+		for {
+			got, err := seqno(db)
+			if err != nil {
+				return fmt.Errorf("rolling: node %d: wsrep_last_committed: %w", i+2, err)
+			}
+			if got >= want {
+				break
+			}
+			sleep(ctx, 50*time.Millisecond)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
 // readCounters reads the wsrep counters of each node.
 func readCounters(ctx context.Context, dbs []*sql.DB) []wsrepCounters {
 	out := make([]wsrepCounters, len(dbs))
@@ -526,6 +562,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("rolling: schema at %s: %w", From, err)
 	}
 	if err := Seed(ctx, h.db, cfg.Backend, cfg.Images); err != nil {
+		return nil, err
+	}
+	if err := settle(ctx, cfg.Status); err != nil {
 		return nil, err
 	}
 	rep.Seed = time.Since(t0)
