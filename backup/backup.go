@@ -266,3 +266,19 @@ func (t *tailBuffer) String() string {
 	s := strings.TrimSpace(string(t.b))
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ")
 }
+
+// Clear drops every table, view, sequence, type and function of the
+// database u names (db is an open pool on it), but those whose names
+// start with Options.ExcludePrefix: what a restore drops before it loads
+// a backup. On SQLite it drops the tables and views of the file.
+func Clear(ctx context.Context, db *sql.DB, u *dburl.URL, o *Options) error {
+	switch u.Backend {
+	case dburl.SQLite:
+		return sqliteClear(ctx, db, o.exclude())
+	case dburl.MySQL:
+		return mysqlClear(ctx, db, o.exclude())
+	case dburl.Postgres:
+		return postgresClear(ctx, db, o.exclude())
+	}
+	return fmt.Errorf("backup: unsupported backend %q", u.Backend)
+}

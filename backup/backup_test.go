@@ -64,7 +64,7 @@ func fixture(t *testing.T, b testdb.Backend) (*testdb.DB, *glance.Manager, *dbur
 
 func take(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := snapshot.Take(context.Background(), db.SQL, string(db.Backend))
+	s, err := snapshot.Take(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,69 +75,67 @@ func take(t *testing.T, db *testdb.DB) string {
 // drops is_public and adds tables), restores the backup and checks that
 // schema, version table and rows are the original ones, on every backend.
 func TestBackupUpgradeRestore(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db, m, u := fixture(t, b)
-			ctx := context.Background()
-			// The tool's own bookkeeping (the migration lock) stays out.
-			if _, err := db.SQL.Exec("CREATE TABLE glance_manage_lock (name VARCHAR(64) NOT NULL PRIMARY KEY)"); err != nil {
-				t.Fatal(err)
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db, m, u := fixture(t, b)
+		ctx := context.Background()
+		// The tool's own bookkeeping (the migration lock) stays out.
+		if _, err := db.SQL.Exec("CREATE TABLE glance_manage_lock (name VARCHAR(64) NOT NULL PRIMARY KEY)"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SQL.Exec("INSERT INTO glance_manage_lock (name) VALUES ('held')"); err != nil {
+			t.Fatal(err)
+		}
+		opts := &backup.Options{ExcludePrefix: "glance_manage_"}
+		before := take(t, db)
+		path := filepath.Join(t.TempDir(), "glance.backup")
+		if err := backup.Backup(ctx, db.SQL, u, path, opts); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("backup file mode %v, want 0600 (it holds the data)", fi.Mode().Perm())
+		}
+		if err := backup.Backup(ctx, db.SQL, u, path, nil); !errors.Is(err, backup.ErrExists) {
+			t.Errorf("second backup to the same file: %v, want ErrExists", err)
+		}
+		if _, err := m.Migrator.Upgrade(ctx, m.Graph().Heads(), migrate.Options{RunData: true}); err != nil {
+			t.Fatal(err)
+		}
+		if after := take(t, db); after == before {
+			t.Fatal("the upgrade changed nothing; the test proves nothing")
+		}
+		if err := backup.Restore(ctx, db.SQL, u, path, opts); err != nil {
+			t.Fatal(err)
+		}
+		if got := take(t, db); got != before {
+			t.Errorf("restored database differs from the original:\n--- original\n%s\n--- restored\n%s", before, got)
+		}
+		// MySQL and PostgreSQL restores leave the lock alone; an SQLite
+		// restore replaces the file, and the backup has no lock table.
+		var n int
+		err = db.SQL.QueryRow("SELECT COUNT(*) FROM glance_manage_lock").Scan(&n)
+		if b == testdb.SQLite {
+			if err == nil {
+				t.Error("the SQLite backup kept the glance_manage_lock table")
 			}
-			if _, err := db.SQL.Exec("INSERT INTO glance_manage_lock (name) VALUES ('held')"); err != nil {
-				t.Fatal(err)
-			}
-			opts := &backup.Options{ExcludePrefix: "glance_manage_"}
-			before := take(t, db)
-			path := filepath.Join(t.TempDir(), "glance.backup")
-			if err := backup.Backup(ctx, db.SQL, u, path, opts); err != nil {
-				t.Fatal(err)
-			}
-			fi, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fi.Mode().Perm() != 0o600 {
-				t.Errorf("backup file mode %v, want 0600 (it holds the data)", fi.Mode().Perm())
-			}
-			if err := backup.Backup(ctx, db.SQL, u, path, nil); !errors.Is(err, backup.ErrExists) {
-				t.Errorf("second backup to the same file: %v, want ErrExists", err)
-			}
-			if _, err := m.Migrator.Upgrade(ctx, m.Graph().Heads(), migrate.Options{RunData: true}); err != nil {
-				t.Fatal(err)
-			}
-			if after := take(t, db); after == before {
-				t.Fatal("the upgrade changed nothing; the test proves nothing")
-			}
-			if err := backup.Restore(ctx, db.SQL, u, path, opts); err != nil {
-				t.Fatal(err)
-			}
-			if got := take(t, db); got != before {
-				t.Errorf("restored database differs from the original:\n--- original\n%s\n--- restored\n%s", before, got)
-			}
-			// MySQL and PostgreSQL restores leave the lock alone; an SQLite
-			// restore replaces the file, and the backup has no lock table.
-			var n int
-			err = db.SQL.QueryRow("SELECT COUNT(*) FROM glance_manage_lock").Scan(&n)
-			if b == testdb.SQLite {
-				if err == nil {
-					t.Error("the SQLite backup kept the glance_manage_lock table")
-				}
-			} else if err != nil || n != 1 {
-				t.Errorf("the restore touched glance_manage_lock: %d row(s), %v", n, err)
-			}
-			// A restore is repeatable.
-			if err := backup.Restore(ctx, db.SQL, u, path, nil); err != nil {
-				t.Fatal(err)
-			}
-			if got := take(t, db); got != before {
-				t.Error("second restore differs from the original")
-			}
-			entries, _ := os.ReadDir(filepath.Dir(path))
-			if len(entries) != 1 {
-				t.Errorf("backup directory holds %d entries, want only the backup (temporary files left behind?)", len(entries))
-			}
-		})
-	}
+		} else if err != nil || n != 1 {
+			t.Errorf("the restore touched glance_manage_lock: %d row(s), %v", n, err)
+		}
+		// A restore is repeatable.
+		if err := backup.Restore(ctx, db.SQL, u, path, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := take(t, db); got != before {
+			t.Error("second restore differs from the original")
+		}
+		entries, _ := os.ReadDir(filepath.Dir(path))
+		if len(entries) != 1 {
+			t.Errorf("backup directory holds %d entries, want only the backup (temporary files left behind?)", len(entries))
+		}
+	})
 }
 
 func TestRestoreRefusesOtherFormats(t *testing.T) {

@@ -174,3 +174,46 @@ func mysqlRestore(ctx context.Context, db *sql.DB, u *dburl.URL, path string, o 
 	args := []string{"--defaults-extra-file=" + opt, "--batch", "--binary-mode", "--database=" + cfg.DBName}
 	return run(ctx, tool, args, nil, io.MultiReader(strings.NewReader(pre.String()), f), nil)
 }
+
+// mysqlClear drops the tables and views (triggers go with their tables)
+// and the routines of the database, on one connection without foreign
+// key checks.
+func mysqlClear(ctx context.Context, db *sql.DB, exclude string) error {
+	names, isView, err := mysqlTables(ctx, db, exclude)
+	if err != nil {
+		return err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer conn.Close()
+	stmts := []string{"SET FOREIGN_KEY_CHECKS = 0"}
+	for i, n := range names {
+		kind := "TABLE"
+		if isView[i] {
+			kind = "VIEW"
+		}
+		stmts = append(stmts, "DROP "+kind+" IF EXISTS "+quoteMySQL(n))
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT routine_type, routine_name FROM information_schema.routines WHERE routine_schema = DATABASE()")
+	if err != nil {
+		return fmt.Errorf("backup: list routines: %w", err)
+	}
+	for rows.Next() {
+		var typ, name string
+		if err := rows.Scan(&typ, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		stmts = append(stmts, "DROP "+typ+" IF EXISTS "+quoteMySQL(name))
+	}
+	rows.Close()
+	stmts = append(stmts, "SET FOREIGN_KEY_CHECKS = 1")
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("backup: %s: %w", s, err)
+		}
+	}
+	return nil
+}

@@ -177,3 +177,35 @@ func postgresRestore(ctx context.Context, db *sql.DB, u *dburl.URL, path string,
 	args := []string{"-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", pre.Name(), "-f", path}
 	return run(ctx, tool, args, env, nil, io.Discard)
 }
+
+// postgresClear drops what postgresDrops lists, in one transaction.
+func postgresClear(ctx context.Context, db *sql.DB, exclude string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	rows, err := tx.QueryContext(ctx, postgresDrops, exclude)
+	if err != nil {
+		return fmt.Errorf("backup: list objects: %w", err)
+	}
+	var stmts []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return err
+		}
+		stmts = append(stmts, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("backup: %s: %w", s, err)
+		}
+	}
+	return tx.Commit()
+}

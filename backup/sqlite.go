@@ -90,3 +90,35 @@ func sqliteRestore(ctx context.Context, db *sql.DB, path string) error {
 		return nil
 	})
 }
+
+// sqliteClear drops the file's views and tables, on one connection.
+func sqliteClear(ctx context.Context, db *sql.DB, exclude string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'table') AND name NOT LIKE 'sqlite_%' ORDER BY type DESC")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	var stmts []string
+	for rows.Next() {
+		var typ, name string
+		if err := rows.Scan(&typ, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		if exclude != "" && strings.HasPrefix(name, exclude) {
+			continue
+		}
+		stmts = append(stmts, "DROP "+strings.ToUpper(typ)+` IF EXISTS "`+strings.ReplaceAll(name, `"`, `""`)+`"`)
+	}
+	rows.Close()
+	for _, s := range append([]string{"PRAGMA foreign_keys = OFF"}, stmts...) {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("backup: %s: %w", s, err)
+		}
+	}
+	return nil
+}

@@ -8,16 +8,19 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
-// Backend is the database family a URL selects.
-type Backend string
+// Backend is the database family a URL selects: the dialect package's
+// one backend type.
+type Backend = dialect.Backend
 
-// The supported backends.
+// The supported backends (the dialect package's constants).
 const (
-	SQLite   Backend = "sqlite"
-	MySQL    Backend = "mysql"
-	Postgres Backend = "postgresql"
+	SQLite   = dialect.SQLite
+	MySQL    = dialect.MySQL
+	Postgres = dialect.PostgreSQL
 )
 
 // URL is a parsed SQLAlchemy database URL together with what is needed to

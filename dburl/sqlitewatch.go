@@ -494,13 +494,15 @@ func (s *sqliteStmt) NumInput() int { return s.inner.NumInput() }
 
 func (s *sqliteStmt) Exec(args []driver.Value) (driver.Result, error) { //nolint:staticcheck // driver.Stmt requires it
 	call := s.c.w.begin(s.c.writes())
-	r, err := s.inner.Exec(args) //nolint:staticcheck // forwarded as is
+	//lint:ignore SA1019 driver.Stmt requires Exec; forwarded as is
+	r, err := s.inner.Exec(args)
 	return r, call.end(err)
 }
 
 func (s *sqliteStmt) Query(args []driver.Value) (driver.Rows, error) { //nolint:staticcheck // driver.Stmt requires it
 	call := s.c.w.begin(waitsForCommitter)
-	r, err := s.inner.Query(args) //nolint:staticcheck // forwarded as is
+	//lint:ignore SA1019 driver.Stmt requires Query; forwarded as is
+	r, err := s.inner.Query(args)
 	return r, call.end(err)
 }
 

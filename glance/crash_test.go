@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,13 +37,7 @@ import (
 // crashBinary builds glance-manage with crash points into dir.
 func crashBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "glance-manage")
-	out, err := exec.Command("go", "build", "-tags", "crashtest", "-o", bin,
-		"github.com/glance-manage/glance-manage/cmd/glance-manage").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build -tags crashtest: %v\n%s", err, out)
-	}
-	return bin
+	return glancetest.CrashBinary(t)
 }
 
 // runResult is one run of the binary.
@@ -77,7 +72,7 @@ func runTool(bin, dbURL string, env []string, args ...string) (runResult, error)
 // dbState is the database as text: schema, rows, alembic_version,
 // without the migration lock's own table (its rows name processes).
 func dbState(ctx context.Context, db *testdb.DB) (string, error) {
-	s, err := snapshot.Take(ctx, db.SQL, string(db.Backend))
+	s, err := snapshot.Take(ctx, db.SQL, db.Backend)
 	if err != nil {
 		return "", err
 	}
@@ -130,18 +125,16 @@ func TestCrashAtEveryStatement(t *testing.T) {
 			steps: [][]string{{"db", "expand"}, {"db", "migrate"}, {"db", "contract"}}},
 	}
 	bin := crashBinary(t)
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			testdb.Require(t, b)
-			// The backends' servers work side by side; each backend's
-			// scenarios run one after the other (each runs its own
-			// crash points in parallel).
-			t.Parallel()
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) { runCrashScenario(t, bin, b, sc) })
-			}
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		testdb.Require(t, b)
+		// The backends' servers work side by side; each backend's
+		// scenarios run one after the other (each runs its own
+		// crash points in parallel).
+		t.Parallel()
+		for _, sc := range scenarios {
+			t.Run(sc.name, func(t *testing.T) { runCrashScenario(t, bin, b, sc) })
+		}
+	})
 }
 
 func crashSample(sc crashScenario) int {
@@ -320,22 +313,7 @@ func readLines(path string) ([]string, error) {
 }
 
 // firstDiff shows where two dumps start to differ.
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			return fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, a, b)
-		}
-	}
-	return "(same lines)"
-}
+func firstDiff(want, got string) string { return glancetest.FirstDiff(want, got) }
 
 // emptyDatabase drops everything a run may have created in db.
 func emptyDatabase(ctx context.Context, db *testdb.DB) error {

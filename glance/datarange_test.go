@@ -34,83 +34,81 @@ func (r *recorder) QueryRowContext(ctx context.Context, query string, args ...an
 // dropped is still searched.
 func TestVisibilityRangeSeeks(t *testing.T) {
 	ctx := context.Background()
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			m := manager(t, b)
-			upgrade(t, m, "mitaka02", migrate.Options{})
-			for i := range 6 {
-				legacyImage(t, m, fmt.Sprintf("img-%d", i), i%2 == 0)
-			}
-			if b == testdb.MySQL {
-				for i := 0; i < 40000; i += 1000 {
-					var vals []string
-					for j := i; j < i+1000; j++ {
-						vals = append(vals, fmt.Sprintf("('bulk-%05d', 'x', 'active', 0, NOW(), 0, 0, 0, 0)", j))
-					}
-					if _, err := m.DB.ExecContext(ctx, "INSERT INTO images (id, name, status, is_public, created_at, deleted, min_disk, min_ram, protected) VALUES "+strings.Join(vals, ", ")); err != nil {
-						t.Fatal(err)
-					}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		m := manager(t, b)
+		upgrade(t, m, "mitaka02", migrate.Options{})
+		for i := range 6 {
+			legacyImage(t, m, fmt.Sprintf("img-%d", i), i%2 == 0)
+		}
+		if b == testdb.MySQL {
+			for i := 0; i < 40000; i += 1000 {
+				var vals []string
+				for j := i; j < i+1000; j++ {
+					vals = append(vals, fmt.Sprintf("('bulk-%05d', 'x', 'active', 0, NOW(), 0, 0, 0, 0)", j))
+				}
+				if _, err := m.DB.ExecContext(ctx, "INSERT INTO images (id, name, status, is_public, created_at, deleted, min_disk, min_ram, protected) VALUES "+strings.Join(vals, ", ")); err != nil {
+					t.Fatal(err)
 				}
 			}
-			upgrade(t, m, "expand@head", migrate.Options{Online: true})
-			var dm *migrate.DataMigration
-			for _, d := range datamigrations.All() {
-				if d.Name == "ocata_migrate01_community_images" {
-					dm = d
+		}
+		upgrade(t, m, "expand@head", migrate.Options{Online: true})
+		var dm *migrate.DataMigration
+		for _, d := range datamigrations.All() {
+			if d.Name == "ocata_migrate01_community_images" {
+				dm = d
+			}
+		}
+		if dm == nil {
+			t.Fatal("no data migration ocata_migrate01_community_images")
+		}
+		rec := &recorder{Querier: m.DB}
+		upper, n, err := dm.Range(ctx, rec, m.Dialect, "img-1", 3)
+		if err != nil || upper != "img-4" || n != 3 {
+			t.Fatalf("Range after img-1, 3 rows = %q, %d, %v; want img-4, 3", upper, n, err)
+		}
+		if upper, n, err = dm.Range(ctx, rec, m.Dialect, "img-4", 3); err != nil || upper != "img-5" || n != 1 {
+			t.Fatalf("Range after img-4, 3 rows = %q, %d, %v; want img-5, 1", upper, n, err)
+		}
+		if b != testdb.MySQL {
+			return
+		}
+		// The plan as it is on a table of some size, half migrated.
+		if _, err := m.DB.ExecContext(ctx, "UPDATE images SET visibility = 'private' WHERE id < 'bulk-20000'"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.DB.ExecContext(ctx, "ANALYZE TABLE images"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := dm.Range(ctx, rec, m.Dialect, "bulk-30000", 100); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := m.DB.QueryContext(ctx, "EXPLAIN "+rec.query, rec.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		plan := explainRows(t, rows)
+		found := false
+		for _, row := range plan {
+			if row["table"] == "images" {
+				found = true
+				if row["type"] != "range" || row["key"] != "visibility_image_idx" {
+					t.Errorf("the batch search reads images by %s of %s; want a range of visibility_image_idx (plan %v)", row["type"], row["key"], plan)
 				}
 			}
-			if dm == nil {
-				t.Fatal("no data migration ocata_migrate01_community_images")
-			}
-			rec := &recorder{Querier: m.DB}
-			upper, n, err := dm.Range(ctx, rec, m.Dialect, "img-1", 3)
-			if err != nil || upper != "img-4" || n != 3 {
-				t.Fatalf("Range after img-1, 3 rows = %q, %d, %v; want img-4, 3", upper, n, err)
-			}
-			if upper, n, err = dm.Range(ctx, rec, m.Dialect, "img-4", 3); err != nil || upper != "img-5" || n != 1 {
-				t.Fatalf("Range after img-4, 3 rows = %q, %d, %v; want img-5, 1", upper, n, err)
-			}
-			if b != testdb.MySQL {
-				return
-			}
-			// The plan as it is on a table of some size, half migrated.
-			if _, err := m.DB.ExecContext(ctx, "UPDATE images SET visibility = 'private' WHERE id < 'bulk-20000'"); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := m.DB.ExecContext(ctx, "ANALYZE TABLE images"); err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := dm.Range(ctx, rec, m.Dialect, "bulk-30000", 100); err != nil {
-				t.Fatal(err)
-			}
-			rows, err := m.DB.QueryContext(ctx, "EXPLAIN "+rec.query, rec.args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			plan := explainRows(t, rows)
-			found := false
-			for _, row := range plan {
-				if row["table"] == "images" {
-					found = true
-					if row["type"] != "range" || row["key"] != "visibility_image_idx" {
-						t.Errorf("the batch search reads images by %s of %s; want a range of visibility_image_idx (plan %v)", row["type"], row["key"], plan)
-					}
-				}
-			}
-			if !found {
-				t.Errorf("no images row in the plan %v", plan)
-			}
+		}
+		if !found {
+			t.Errorf("no images row in the plan %v", plan)
+		}
 
-			// Without the index, the search goes on unhinted.
-			if _, err := m.DB.ExecContext(ctx, "DROP INDEX visibility_image_idx ON images"); err != nil {
-				t.Fatal(err)
-			}
-			if upper, n, err := dm.Range(ctx, rec, m.Dialect, "img-1", 3); err != nil || upper != "img-4" || n != 3 {
-				t.Fatalf("without visibility_image_idx, Range after img-1, 3 rows = %q, %d, %v; want img-4, 3", upper, n, err)
-			}
-		})
-	}
+		// Without the index, the search goes on unhinted.
+		if _, err := m.DB.ExecContext(ctx, "DROP INDEX visibility_image_idx ON images"); err != nil {
+			t.Fatal(err)
+		}
+		if upper, n, err := dm.Range(ctx, rec, m.Dialect, "img-1", 3); err != nil || upper != "img-4" || n != 3 {
+			t.Fatalf("without visibility_image_idx, Range after img-1, 3 rows = %q, %d, %v; want img-4, 3", upper, n, err)
+		}
+	})
 }
 
 // explainRows reads an EXPLAIN's rows as maps of column to text.

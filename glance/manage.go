@@ -14,23 +14,20 @@ import (
 	"github.com/glance-manage/glance-manage/glance/migrations"
 	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
-	"github.com/glance-manage/glance-manage/migrate/dialect/mysql"
-	"github.com/glance-manage/glance-manage/migrate/dialect/postgres"
-	"github.com/glance-manage/glance-manage/migrate/dialect/sqlite"
+	// The backends Glance runs on, registered with package dialect.
+	_ "github.com/glance-manage/glance-manage/migrate/dialect/mysql"
+	_ "github.com/glance-manage/glance-manage/migrate/dialect/postgres"
+	_ "github.com/glance-manage/glance-manage/migrate/dialect/sqlite"
 )
 
-// DialectFor returns the dialect for a SQLAlchemy dialect name ("mariadb"
-// is MySQL).
+// DialectFor returns the dialect registered for a SQLAlchemy dialect name
+// or one of its aliases ("mariadb" is MySQL); see dialect.Lookup.
 func DialectFor(name string) (dialect.Dialect, error) {
-	switch name {
-	case "sqlite":
-		return sqlite.Dialect{}, nil
-	case "mysql", "mariadb":
-		return mysql.Dialect{}, nil
-	case "postgresql":
-		return postgres.Dialect{}, nil
+	d, err := dialect.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("glance: no dialect for %q", name)
 	}
-	return nil, fmt.Errorf("glance: no dialect for %q", name)
+	return d, nil
 }
 
 // Manager manages one Glance database.

@@ -3,6 +3,7 @@ package glance_test
 import (
 	"context"
 	"fmt"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"strings"
 	"testing"
 	"time"
@@ -16,25 +17,13 @@ import (
 // manager returns a Manager on a fresh database of backend b.
 func manager(t *testing.T, b testdb.Backend) *glance.Manager {
 	t.Helper()
-	db := testdb.New(t, b)
-	m, err := glance.New(db.SQL, string(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, _ := glancetest.New(t, b)
 	return m
 }
 
 func upgrade(t *testing.T, m *glance.Manager, target string, o migrate.Options) *migrate.Result {
 	t.Helper()
-	ids, err := m.Graph().Resolve(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := m.Migrator.Upgrade(context.Background(), ids, o)
-	if err != nil {
-		t.Fatalf("upgrade to %s: %v", target, err)
-	}
-	return res
+	return glancetest.Upgrade(t, m, target, o)
 }
 
 // ph renders n placeholders for the manager's dialect.
@@ -79,93 +68,89 @@ func location(t *testing.T, m *glance.Manager, image, meta string) {
 // having filled visibility (its data migrations only run for the current
 // release). Ours runs the ocata and train data migrations on the way.
 func TestOfflineSyncFromMitakaKeepsVisibility(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			m := manager(t, b)
-			upgrade(t, m, "mitaka02", migrate.Options{})
-			legacyImage(t, m, "public_image", true)
-			legacyImage(t, m, "shared_image", false)
-			legacyImage(t, m, "private_image", false)
-			legacyImage(t, m, "formerly_shared_image", false)
-			member(t, m, "shared_image", "tenant_a", false)
-			member(t, m, "shared_image", "tenant_b", true)
-			member(t, m, "formerly_shared_image", "tenant_c", true)
-			location(t, m, "public_image", `{"backend": "fast"}`)
-			location(t, m, "shared_image", `{"store": "cheap"}`)
-			location(t, m, "private_image", `{"backend": "slow", "nested": {"backend": "x"}}`)
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		m := manager(t, b)
+		upgrade(t, m, "mitaka02", migrate.Options{})
+		legacyImage(t, m, "public_image", true)
+		legacyImage(t, m, "shared_image", false)
+		legacyImage(t, m, "private_image", false)
+		legacyImage(t, m, "formerly_shared_image", false)
+		member(t, m, "shared_image", "tenant_a", false)
+		member(t, m, "shared_image", "tenant_b", true)
+		member(t, m, "formerly_shared_image", "tenant_c", true)
+		location(t, m, "public_image", `{"backend": "fast"}`)
+		location(t, m, "shared_image", `{"store": "cheap"}`)
+		location(t, m, "private_image", `{"backend": "slow", "nested": {"backend": "x"}}`)
 
-			res := upgrade(t, m, "heads", migrate.Options{RunData: true})
-			if got := strings.Join(res.Heads, ","); got != "2024_1_contract01" {
-				t.Fatalf("heads after sync: %s", got)
-			}
-			if res.Data != 4+2 {
-				t.Errorf("data migrations changed %d rows, want 6 (4 images, 2 locations)", res.Data)
-			}
-			want := map[string]string{
-				"public_image": "public", "shared_image": "shared",
-				"private_image": "private", "formerly_shared_image": "private",
-			}
-			rows, err := m.DB.Query("SELECT id, visibility FROM images")
-			if err != nil {
+		res := upgrade(t, m, "heads", migrate.Options{RunData: true})
+		if got := strings.Join(res.Heads, ","); got != "2024_1_contract01" {
+			t.Fatalf("heads after sync: %s", got)
+		}
+		if res.Data != 4+2 {
+			t.Errorf("data migrations changed %d rows, want 6 (4 images, 2 locations)", res.Data)
+		}
+		want := map[string]string{
+			"public_image": "public", "shared_image": "shared",
+			"private_image": "private", "formerly_shared_image": "private",
+		}
+		rows, err := m.DB.Query("SELECT id, visibility FROM images")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[string]string{}
+		for rows.Next() {
+			var id, vis string
+			if err := rows.Scan(&id, &vis); err != nil {
 				t.Fatal(err)
 			}
-			defer rows.Close()
-			got := map[string]string{}
-			for rows.Next() {
-				var id, vis string
-				if err := rows.Scan(&id, &vis); err != nil {
-					t.Fatal(err)
-				}
-				got[id] = vis
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("visibility after sync = %v, want %v", got, want)
-			}
-			var metas []string
-			lrows, err := m.DB.Query("SELECT meta_data FROM image_locations ORDER BY id")
-			if err != nil {
+			got[id] = vis
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("visibility after sync = %v, want %v", got, want)
+		}
+		var metas []string
+		lrows, err := m.DB.Query("SELECT meta_data FROM image_locations ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lrows.Close()
+		for lrows.Next() {
+			var s string
+			if err := lrows.Scan(&s); err != nil {
 				t.Fatal(err)
 			}
-			defer lrows.Close()
-			for lrows.Next() {
-				var s string
-				if err := lrows.Scan(&s); err != nil {
-					t.Fatal(err)
-				}
-				metas = append(metas, s)
-			}
-			wantMeta := []string{`{"store": "fast"}`, `{"store": "cheap"}`, `{"store": "slow", "nested": {"store": "x"}}`}
-			if fmt.Sprint(metas) != fmt.Sprint(wantMeta) {
-				t.Errorf("location metadata = %q, want %q", metas, wantMeta)
-			}
-		})
-	}
+			metas = append(metas, s)
+		}
+		wantMeta := []string{`{"store": "fast"}`, `{"store": "cheap"}`, `{"store": "slow", "nested": {"store": "x"}}`}
+		if fmt.Sprint(metas) != fmt.Sprint(wantMeta) {
+			t.Errorf("location metadata = %q, want %q", metas, wantMeta)
+		}
+	})
 }
 
 // TestContractRefusesWhileDataPending: an online contract must not drop
 // is_public while an image still has no visibility.
 func TestContractRefusesWhileDataPending(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			m := manager(t, b)
-			upgrade(t, m, "mitaka02", migrate.Options{})
-			legacyImage(t, m, "img", true)
-			upgrade(t, m, "expand@head", migrate.Options{Online: true})
-			ids, _ := m.Graph().Resolve("contract@head")
-			_, err := m.Migrator.Upgrade(context.Background(), ids, migrate.Options{Online: true})
-			var dp *migrate.DataPendingError
-			if !asDataPending(err, &dp) || dp.Rows != 1 {
-				t.Fatalf("contract with pending data: err = %v", err)
-			}
-			ok, err := m.Dialect.ColumnExists(context.Background(), m.DB, "images", "is_public")
-			if err != nil || !ok {
-				t.Fatalf("is_public must survive a refused contract (exists=%v, err=%v)", ok, err)
-			}
-			n, remaining, err := m.Migrator.RunData(context.Background(), -1, migrate.Options{DataBatch: 1})
-			if err != nil || n != 1 || remaining {
-				t.Fatalf("RunData = %d, %v, %v", n, remaining, err)
-			}
-			upgrade(t, m, "contract@head", migrate.Options{Online: true})
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		m := manager(t, b)
+		upgrade(t, m, "mitaka02", migrate.Options{})
+		legacyImage(t, m, "img", true)
+		upgrade(t, m, "expand@head", migrate.Options{Online: true})
+		ids, _ := m.Graph().Resolve("contract@head")
+		_, err := m.Migrator.Upgrade(context.Background(), ids, migrate.Options{Online: true})
+		var dp *migrate.DataPendingError
+		if !asDataPending(err, &dp) || dp.Rows != 1 {
+			t.Fatalf("contract with pending data: err = %v", err)
+		}
+		ok, err := m.Dialect.ColumnExists(context.Background(), m.DB, "images", "is_public")
+		if err != nil || !ok {
+			t.Fatalf("is_public must survive a refused contract (exists=%v, err=%v)", ok, err)
+		}
+		n, remaining, err := m.Migrator.RunData(context.Background(), -1, migrate.Options{DataBatch: 1})
+		if err != nil || n != 1 || remaining {
+			t.Fatalf("RunData = %d, %v, %v", n, remaining, err)
+		}
+		upgrade(t, m, "contract@head", migrate.Options{Online: true})
+	})
 }

@@ -11,6 +11,7 @@ package interop
 import (
 	"context"
 	"flag"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,27 +35,17 @@ func root() string { return filepath.Join("..", "testdata", "schema") }
 
 func manager(t *testing.T, db *testdb.DB) *glance.Manager {
 	t.Helper()
-	m, err := glance.New(db.SQL, string(db.Backend))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return glancetest.Manager(t, db)
 }
 
 func upgradeTo(t *testing.T, m *glance.Manager, target string, o migrate.Options) {
 	t.Helper()
-	ids, err := m.Graph().Resolve(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Migrator.Upgrade(context.Background(), ids, o); err != nil {
-		t.Fatalf("upgrade to %s: %v", target, err)
-	}
+	glancetest.Upgrade(t, m, target, o)
 }
 
 func dump(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := schemadump.Dump(context.Background(), db.SQL, string(db.Backend))
+	s, err := schemadump.Dump(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,60 +123,56 @@ func diff(t *testing.T, what, got, want string) {
 // and compares the schemas after each step: with the golden dumps always,
 // and with the live reference when it is installed.
 func TestSchemaAtEveryRevision(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			ours := testdb.New(t, b)
-			m := manager(t, ours)
-			var ref *testdb.DB
-			if _, err := testdb.FindReference(); err == nil || testdb.CI() {
-				ref = testdb.New(t, b)
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		ours := testdb.New(t, b)
+		m := manager(t, ours)
+		var ref *testdb.DB
+		if _, err := testdb.FindReference(); err == nil || testdb.CI() {
+			ref = testdb.New(t, b)
+		}
+		for _, rev := range referenceWalk {
+			upgradeTo(t, m, rev, migrate.Options{Online: true, RunData: true})
+			got := comparable(dump(t, ours), string(b))
+			want, ok := golden(t, string(b), rev)
+			if !ok {
+				t.Fatalf("no golden dump for %s on %s in %s (regenerate with tools/refdump)", rev, b, root())
 			}
-			for _, rev := range referenceWalk {
-				upgradeTo(t, m, rev, migrate.Options{Online: true, RunData: true})
-				got := comparable(dump(t, ours), string(b))
-				want, ok := golden(t, string(b), rev)
-				if !ok {
-					t.Fatalf("no golden dump for %s on %s in %s (regenerate with tools/refdump)", rev, b, root())
+			diff(t, rev+" (golden)", got, comparable(want, string(b)))
+			if ref != nil {
+				if _, stderr, code := testdb.RunReference(t, ref.URL, "db", "upgrade", "--version", rev); code != 0 {
+					t.Fatalf("reference upgrade to %s: exit %d\n%s", rev, code, stderr)
 				}
-				diff(t, rev+" (golden)", got, comparable(want, string(b)))
-				if ref != nil {
-					if _, stderr, code := testdb.RunReference(t, ref.URL, "db", "upgrade", "--version", rev); code != 0 {
-						t.Fatalf("reference upgrade to %s: exit %d\n%s", rev, code, stderr)
-					}
-					diff(t, rev+" (live reference)", got, comparable(dump(t, ref), string(b)))
-				}
+				diff(t, rev+" (live reference)", got, comparable(dump(t, ref), string(b)))
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestSyncSchema compares an offline sync (no triggers) with the
 // reference's, and pins our own head schema in a golden file.
 func TestSyncSchema(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			ours := testdb.New(t, b)
-			m := manager(t, ours)
-			upgradeTo(t, m, "wallaby_contract01", migrate.Options{RunData: true})
-			want, err := os.ReadFile(filepath.Join(root(), string(b), "sync_wallaby_contract01.txt"))
-			if err != nil {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		ours := testdb.New(t, b)
+		m := manager(t, ours)
+		upgradeTo(t, m, "wallaby_contract01", migrate.Options{RunData: true})
+		want, err := os.ReadFile(filepath.Join(root(), string(b), "sync_wallaby_contract01.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff(t, "sync to wallaby_contract01", comparable(dump(t, ours), string(b)), comparable(string(want), string(b)))
+
+		upgradeTo(t, m, "heads", migrate.Options{RunData: true})
+		head := dump(t, ours)
+		path := filepath.Join(root(), string(b), "ours_head.txt")
+		if *update {
+			if err := os.WriteFile(path, []byte(head), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			diff(t, "sync to wallaby_contract01", comparable(dump(t, ours), string(b)), comparable(string(want), string(b)))
-
-			upgradeTo(t, m, "heads", migrate.Options{RunData: true})
-			head := dump(t, ours)
-			path := filepath.Join(root(), string(b), "ours_head.txt")
-			if *update {
-				if err := os.WriteFile(path, []byte(head), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			pinned, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (create it with go test ./interop -run TestSyncSchema -update)", err)
-			}
-			diff(t, "head schema (ours_head.txt)", head, string(pinned))
-		})
-	}
+		}
+		pinned, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (create it with go test ./interop -run TestSyncSchema -update)", err)
+		}
+		diff(t, "head schema (ours_head.txt)", head, string(pinned))
+	})
 }

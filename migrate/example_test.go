@@ -27,8 +27,8 @@ func notesTable(cols ...schema.Column) *schema.Table {
 			{Name: "id", Type: schema.Int, NotNull: true, AutoIncrement: true},
 			{Name: "title", Type: schema.Str(200), NotNull: true},
 		}, cols...),
-		PrimaryKey:   []string{"id"},
-		MySQLOptions: true,
+		PrimaryKey: []string{"id"},
+		Options:    map[string]string{"mysql": "ENGINE=InnoDB CHARSET=utf8"},
 	}
 }
 

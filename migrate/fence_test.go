@@ -19,68 +19,66 @@ import (
 // upgrade stops before the second one changes anything, with an error
 // wrapping ErrLockLost, and the lease knows it is lost.
 func TestFenceStopsUpgrade(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := testdb.New(t, b)
-			m, err := glance.New(db.SQL, string(b))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := context.Background()
-			mitaka, err := m.Graph().Resolve("mitaka02")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := m.Migrator.Upgrade(ctx, mitaka, migrate.Options{}); err != nil {
-				t.Fatal(err)
-			}
-			l := &migrate.Locker{DB: db.SQL, Dialect: m.Dialect}
-			lease, err := l.Acquire(ctx, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.Migrator.Fence = lease
-			breaker := &migrate.Locker{DB: db.SQL, Dialect: m.Dialect}
-			var after []string // statements run after the break
-			broken := false
-			m.Migrator.Observe = func(e migrate.Event) error {
-				switch {
-				case e.Kind == migrate.RevisionStart && e.Revision.ID == "pike_expand01":
-					if _, err := breaker.Break(ctx, ""); err != nil {
-						return err
-					}
-					broken = true
-				case e.Kind == migrate.Statement && broken:
-					after = append(after, e.SQL)
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := testdb.New(t, b)
+		m, err := glance.New(db.SQL, string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		mitaka, err := m.Graph().Resolve("mitaka02")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Migrator.Upgrade(ctx, mitaka, migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		l := &migrate.Locker{DB: db.SQL, Dialect: m.Dialect}
+		lease, err := l.Acquire(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Migrator.Fence = lease
+		breaker := &migrate.Locker{DB: db.SQL, Dialect: m.Dialect}
+		var after []string // statements run after the break
+		broken := false
+		m.Migrator.Observe = func(e migrate.Event) error {
+			switch {
+			case e.Kind == migrate.RevisionStart && e.Revision.ID == "pike_expand01":
+				if _, err := breaker.Break(ctx, ""); err != nil {
+					return err
 				}
-				return nil
+				broken = true
+			case e.Kind == migrate.Statement && broken:
+				after = append(after, e.SQL)
 			}
-			_, err = m.Migrator.Upgrade(ctx, m.Graph().Heads(), migrate.Options{RunData: true})
-			if !errors.Is(err, migrate.ErrLockLost) {
-				t.Fatalf("upgrade after the break: %v; want ErrLockLost", err)
-			}
-			heads, err := m.Migrator.Heads(ctx)
-			if err != nil || len(heads) != 1 || heads[0] != "ocata_expand01" {
-				t.Fatalf("heads after the break: %v, %v; want [ocata_expand01]", heads, err)
-			}
-			select {
-			case <-lease.Lost():
-			default:
-				t.Error("the lease does not know it was lost")
-			}
-			// pike_expand01 changes only alembic_version: its statement
-			// is reported (before the lock is confirmed) and not run.
-			if len(after) > 1 {
-				t.Errorf("statements reported after the break: %q", after)
-			}
-			if err := lease.Release(ctx); !errors.Is(err, migrate.ErrLockLost) {
-				t.Errorf("release: %v; want ErrLockLost", err)
-			}
-			if broken, err := l.Broken(ctx); err != nil || len(broken) != 0 {
-				t.Errorf("tombstones after the broken run released: %+v, %v", broken, err)
-			}
-		})
-	}
+			return nil
+		}
+		_, err = m.Migrator.Upgrade(ctx, m.Graph().Heads(), migrate.Options{RunData: true})
+		if !errors.Is(err, migrate.ErrLockLost) {
+			t.Fatalf("upgrade after the break: %v; want ErrLockLost", err)
+		}
+		heads, err := m.Migrator.Heads(ctx)
+		if err != nil || len(heads) != 1 || heads[0] != "ocata_expand01" {
+			t.Fatalf("heads after the break: %v, %v; want [ocata_expand01]", heads, err)
+		}
+		select {
+		case <-lease.Lost():
+		default:
+			t.Error("the lease does not know it was lost")
+		}
+		// pike_expand01 changes only alembic_version: its statement
+		// is reported (before the lock is confirmed) and not run.
+		if len(after) > 1 {
+			t.Errorf("statements reported after the break: %q", after)
+		}
+		if err := lease.Release(ctx); !errors.Is(err, migrate.ErrLockLost) {
+			t.Errorf("release: %v; want ErrLockLost", err)
+		}
+		if broken, err := l.Broken(ctx); err != nil || len(broken) != 0 {
+			t.Errorf("tombstones after the broken run released: %+v, %v", broken, err)
+		}
+	})
 }
 
 // TestBrokenLeaseIsWaitedFor: the next holder of a lock broken while its
@@ -88,83 +86,81 @@ func TestFenceStopsUpgrade(t *testing.T) {
 // is told when the wait begins and ends; a lock whose holder is gone is
 // not waited for.
 func TestBrokenLeaseIsWaitedFor(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := testdb.New(t, b)
-			d, err := glance.DialectFor(string(b))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := context.Background()
-			first := &migrate.Locker{DB: db.SQL, Dialect: d, Lease: time.Hour, Holder: migrate.ThisProcess("db expand")}
-			la, err := first.Acquire(ctx, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := first.Break(ctx, la.Owner()); err != nil {
-				t.Fatal(err)
-			}
-			tombs, err := first.Broken(ctx)
-			if err != nil || len(tombs) != 1 || tombs[0].Owner != la.Owner() || tombs[0].ExpiresIn < 59*time.Minute {
-				t.Fatalf("tombstone after the break: %+v, %v", tombs, err)
-			}
-			var states []migrate.BrokenState
-			waiting := make(chan struct{})
-			second := &migrate.Locker{DB: db.SQL, Dialect: d, Poll: 20 * time.Millisecond, Holder: migrate.ThisProcess("db expand"),
-				WaitingBroken: func(w migrate.BrokenWait) {
-					states = append(states, w.State)
-					if w.State == migrate.BrokenWaiting {
-						close(waiting)
-					}
-				}}
-			got := make(chan error, 1)
-			var lb *migrate.Lease
-			go func() {
-				var err error
-				lb, err = second.Acquire(ctx, 0)
-				got <- err
-			}()
-			<-waiting
-			select {
-			case err := <-got:
-				t.Fatalf("the second holder did not wait for the broken one: %v", err)
-			default:
-			}
-			// The broken holder stops and releases: its acknowledgement.
-			if err := la.Release(ctx); !errors.Is(err, migrate.ErrLockLost) {
-				t.Fatalf("release of the broken lease: %v", err)
-			}
-			if err := <-got; err != nil {
-				t.Fatal(err)
-			}
-			if len(states) != 2 || states[1] != migrate.BrokenStopped {
-				t.Fatalf("wait states: %v; want waiting, stopped", states)
-			}
-			if err := lb.Release(ctx); err != nil {
-				t.Fatal(err)
-			}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := testdb.New(t, b)
+		d, err := glance.DialectFor(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		first := &migrate.Locker{DB: db.SQL, Dialect: d, Lease: time.Hour, Holder: migrate.ThisProcess("db expand")}
+		la, err := first.Acquire(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := first.Break(ctx, la.Owner()); err != nil {
+			t.Fatal(err)
+		}
+		tombs, err := first.Broken(ctx)
+		if err != nil || len(tombs) != 1 || tombs[0].Owner != la.Owner() || tombs[0].ExpiresIn < 59*time.Minute {
+			t.Fatalf("tombstone after the break: %+v, %v", tombs, err)
+		}
+		var states []migrate.BrokenState
+		waiting := make(chan struct{})
+		second := &migrate.Locker{DB: db.SQL, Dialect: d, Poll: 20 * time.Millisecond, Holder: migrate.ThisProcess("db expand"),
+			WaitingBroken: func(w migrate.BrokenWait) {
+				states = append(states, w.State)
+				if w.State == migrate.BrokenWaiting {
+					close(waiting)
+				}
+			}}
+		got := make(chan error, 1)
+		var lb *migrate.Lease
+		go func() {
+			var err error
+			lb, err = second.Acquire(ctx, 0)
+			got <- err
+		}()
+		<-waiting
+		select {
+		case err := <-got:
+			t.Fatalf("the second holder did not wait for the broken one: %v", err)
+		default:
+		}
+		// The broken holder stops and releases: its acknowledgement.
+		if err := la.Release(ctx); !errors.Is(err, migrate.ErrLockLost) {
+			t.Fatalf("release of the broken lease: %v", err)
+		}
+		if err := <-got; err != nil {
+			t.Fatal(err)
+		}
+		if len(states) != 2 || states[1] != migrate.BrokenStopped {
+			t.Fatalf("wait states: %v; want waiting, stopped", states)
+		}
+		if err := lb.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
 
-			// A holder whose process is gone is not waited for.
-			gone := migrate.ThisProcess("db expand")
-			gone.PID, gone.Started = 1<<22+7, 1 // no such process
-			dead := &migrate.Locker{DB: db.SQL, Dialect: d, Lease: time.Hour, Holder: gone}
-			ld, err := dead.Acquire(ctx, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			migrate.StopHeartbeat(ld)
-			if info, err := dead.Show(ctx); err != nil || !info.Gone() {
-				t.Fatalf("a holder that is gone: %+v, %v", info, err)
-			}
-			// Stale: broken without a tombstone, and taken at once.
-			if _, err := dead.Break(ctx, ""); err != nil {
-				t.Fatal(err)
-			}
-			if tombs, err := dead.Broken(ctx); err != nil || len(tombs) != 0 {
-				t.Fatalf("tombstone of a stale lease: %+v, %v", tombs, err)
-			}
-		})
-	}
+		// A holder whose process is gone is not waited for.
+		gone := migrate.ThisProcess("db expand")
+		gone.PID, gone.Started = 1<<22+7, 1 // no such process
+		dead := &migrate.Locker{DB: db.SQL, Dialect: d, Lease: time.Hour, Holder: gone}
+		ld, err := dead.Acquire(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		migrate.StopHeartbeat(ld)
+		if info, err := dead.Show(ctx); err != nil || !info.Gone() {
+			t.Fatalf("a holder that is gone: %+v, %v", info, err)
+		}
+		// Stale: broken without a tombstone, and taken at once.
+		if _, err := dead.Break(ctx, ""); err != nil {
+			t.Fatal(err)
+		}
+		if tombs, err := dead.Broken(ctx); err != nil || len(tombs) != 0 {
+			t.Fatalf("tombstone of a stale lease: %+v, %v", tombs, err)
+		}
+	})
 }
 
 // TestTokenFence: on MariaDB a swap that names the run's token table

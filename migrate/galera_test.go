@@ -66,7 +66,7 @@ func TestClusterCheckReadsApplied(t *testing.T) {
 				{ID: "r1", Ops: func(migrate.Env) []migrate.Op {
 					return []migrate.Op{
 						schema.CreateTable{Table: notesTable(owner, author)},
-						schema.CreateTable{Table: &schema.Table{Name: "blocker", Columns: []schema.Column{{Name: "id", Type: schema.Int, NotNull: true}}, PrimaryKey: []string{"id"}, MySQLOptions: true}},
+						schema.CreateTable{Table: &schema.Table{Name: "blocker", Columns: []schema.Column{{Name: "id", Type: schema.Int, NotNull: true}}, PrimaryKey: []string{"id"}, Options: map[string]string{"mysql": "ENGINE=InnoDB CHARSET=utf8"}}},
 					}
 				}},
 				{ID: "r2", Down: "r1", Ops: func(migrate.Env) []migrate.Op {

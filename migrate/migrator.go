@@ -163,7 +163,7 @@ type Options struct {
 }
 
 func (m *Migrator) env(o Options, rows []string) Env {
-	return Env{Dialect: m.Dialect.Name(), Online: o.Online, Applied: m.Graph.Applied(rows)}
+	return Env{Dialect: m.Dialect.Name(), RebuildTables: dialect.RebuildsTables(m.Dialect), Online: o.Online, Applied: m.Graph.Applied(rows)}
 }
 
 func (m *Migrator) observe(e Event) error {

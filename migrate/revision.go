@@ -1,6 +1,9 @@
 package migrate
 
-import "github.com/glance-manage/glance-manage/migrate/schema"
+import (
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+	"github.com/glance-manage/glance-manage/migrate/schema"
+)
 
 // Branch is the alembic branch a revision belongs to. Revisions before the
 // split (liberty, mitaka01, mitaka02) belong to no branch.
@@ -17,8 +20,11 @@ const (
 // perform: the backend's dialect name and whether the upgrade runs online,
 // beside live services (rolling upgrade: expand, upgrade) or offline (sync).
 type Env struct {
-	Dialect string // "sqlite", "mysql" or "postgresql"
-	Online  bool   // true for expand/contract/upgrade, false for sync
+	Dialect dialect.Backend // the backend the revision runs on
+	// RebuildTables: the backend changes columns by rebuilding tables
+	// (dialect.Rebuilder), not with ALTER TABLE.
+	RebuildTables bool
+	Online        bool // true for expand/contract/upgrade, false for sync
 	// Applied holds the revisions applied before this one. A revision
 	// that rebuilds a table (SQLite) uses it to know which columns the
 	// other branch has added by then, as alembic's batch mode learns

@@ -425,7 +425,7 @@ func (m *Migrator) UnfinishedCopies(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for _, id := range m.Graph.WalkOrder() {
-		for _, op := range m.Graph.Revision(id).OpsFor(Env{Dialect: m.Dialect.Name(), Online: true, Applied: map[string]bool{}}) {
+		for _, op := range m.Graph.Revision(id).OpsFor(Env{Dialect: m.Dialect.Name(), RebuildTables: dialect.RebuildsTables(m.Dialect), Online: true, Applied: map[string]bool{}}) {
 			// On a Galera cluster new indexes are built by a copy too.
 			copier, name := m.shadowDialect(op, true)
 			if copier == nil || seen[name] {

@@ -579,7 +579,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if i >= cfg.OldWriters {
 			rel = New
 		}
-		writers[i] = &writer{h: h, id: i, release: rel, rng: rand.New(rand.NewPCG(uint64(i), 42)), want: map[string]*intent{}, db: cfg.DB}
+		writers[i] = &writer{h: h, id: i, release: rel, rng: rand.New(rand.NewPCG(uint64(i), 42)), want: map[string]*intent{}, isPublic: rel == Old, db: cfg.DB}
 		if len(cfg.Writers) > 0 {
 			writers[i].node = i % len(cfg.Writers)
 			writers[i].db = cfg.Writers[writers[i].node]

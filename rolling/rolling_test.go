@@ -21,30 +21,28 @@ var (
 // -rolling.images and -rolling.phase; bench/rolling runs it at 100k and
 // 1M images.
 func TestRollingUpgrade(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := testdb.New(t, b)
-			rep, err := rolling.Run(context.Background(), rolling.Config{
-				Backend: string(b), DB: db.SQL, Images: *images, Phase: *phase,
-				MigrateChunk: int64(*images / 3),
-			})
-			if rep != nil {
-				t.Logf("\n%s", rep)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !rep.OK() {
-				t.Fatal("the rolling upgrade lost or broke writes (see the report)")
-			}
-			if rep.Migrated == 0 {
-				t.Fatal("the data migration migrated nothing")
-			}
-			for _, p := range rep.Phases {
-				if p.Writes == 0 {
-					t.Errorf("phase %s: no writes", p.Name)
-				}
-			}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := testdb.New(t, b)
+		rep, err := rolling.Run(context.Background(), rolling.Config{
+			Backend: string(b), DB: db.SQL, Images: *images, Phase: *phase,
+			MigrateChunk: int64(*images / 3),
 		})
-	}
+		if rep != nil {
+			t.Logf("\n%s", rep)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() {
+			t.Fatal("the rolling upgrade lost or broke writes (see the report)")
+		}
+		if rep.Migrated == 0 {
+			t.Fatal("the data migration migrated nothing")
+		}
+		for _, p := range rep.Phases {
+			if p.Writes == 0 {
+				t.Errorf("phase %s: no writes", p.Name)
+			}
+		}
+	})
 }

@@ -49,6 +49,10 @@ type writer struct {
 	seq     int
 	db      *sql.DB // where it writes (Config.Writers, or Config.DB)
 	node    int     // the index of db in Config.Writers
+	// isPublic: the writer sets an image's visibility through is_public
+	// (a release before Ocata, on a schema that has the column), not
+	// visibility.
+	isPublic bool
 }
 
 func (w *writer) intent(id string) *intent {
@@ -93,7 +97,7 @@ func (w *writer) step(ctx context.Context) {
 	p := w.h.ph
 	switch {
 	case r < 55:
-		if w.release == Old {
+		if w.isPublic {
 			pub := w.rng.IntN(2) == 0
 			if w.do(ctx, "update is_public", "UPDATE images SET is_public = "+p(1)+", updated_at = "+p(2)+" WHERE id = "+p(3), pub, now(), id) {
 				in.public, in.vis = &pub, ""
@@ -127,7 +131,7 @@ func (w *writer) create(ctx context.Context) {
 	var vis string
 	visCol := "is_public"
 	var visVal any
-	if w.release == Old {
+	if w.isPublic {
 		pub = w.rng.IntN(3) == 0
 		visVal = pub
 	} else {
@@ -158,7 +162,7 @@ func (w *writer) create(ctx context.Context) {
 	}
 	in := w.intent(id)
 	in.created, in.children = true, 1
-	if w.release == Old {
+	if w.isPublic {
 		in.public = &pub
 	} else {
 		in.vis = vis

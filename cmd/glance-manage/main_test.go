@@ -34,6 +34,7 @@ import (
 	"github.com/glance-manage/glance-manage/dburl"
 	"github.com/glance-manage/glance-manage/internal/schemadump"
 	"github.com/glance-manage/glance-manage/internal/testdb"
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
 func TestMain(m *testing.M) {
@@ -41,50 +42,48 @@ func TestMain(m *testing.M) {
 }
 
 func TestCLITranscripts(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			testdb.Require(t, b)
-			ref, refErr := testdb.FindReference()
-			if refErr != nil && testdb.CI() {
-				t.Fatalf("CI=true needs the reference tool: %v", refErr)
-			}
-			testscript.Run(t, testscript.Params{
-				Dir: filepath.Join("..", "..", "testdata", "cli"),
-				Setup: func(e *testscript.Env) error {
-					dir := filepath.Join(e.WorkDir, "db")
-					if err := os.Mkdir(dir, 0o755); err != nil {
-						return err
-					}
-					db, err := testdb.Create(context.Background(), b, dir)
-					if err != nil {
-						return err
-					}
-					e.Defer(func() { _ = db.Destroy(context.Background()) })
-					e.Setenv("DB_URL", db.URL)
-					e.Setenv("OS_DATABASE__CONNECTION", db.URL)
-					e.Setenv("BACKEND", string(b))
-					e.Setenv("REFERENCE_BIN", ref)
-					return nil
-				},
-				Condition: func(cond string) (bool, error) {
-					switch cond {
-					case "sqlite", "mysql", "postgresql":
-						return cond == string(b), nil
-					case "reference":
-						return refErr == nil, nil
-					}
-					return false, fmt.Errorf("unknown condition %q", cond)
-				},
-				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-					"sql":     cmdSQL,
-					"dbstate": cmdDBState,
-					"ref":     cmdRef,
-				},
-				RequireExplicitExec: true,
-				RequireUniqueNames:  true,
-			})
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		testdb.Require(t, b)
+		ref, refErr := testdb.FindReference()
+		if refErr != nil && testdb.CI() {
+			t.Fatalf("CI=true needs the reference tool: %v", refErr)
+		}
+		testscript.Run(t, testscript.Params{
+			Dir: filepath.Join("..", "..", "testdata", "cli"),
+			Setup: func(e *testscript.Env) error {
+				dir := filepath.Join(e.WorkDir, "db")
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					return err
+				}
+				db, err := testdb.Create(context.Background(), b, dir)
+				if err != nil {
+					return err
+				}
+				e.Defer(func() { _ = db.Destroy(context.Background()) })
+				e.Setenv("DB_URL", db.URL)
+				e.Setenv("OS_DATABASE__CONNECTION", db.URL)
+				e.Setenv("BACKEND", string(b))
+				e.Setenv("REFERENCE_BIN", ref)
+				return nil
+			},
+			Condition: func(cond string) (bool, error) {
+				switch cond {
+				case "sqlite", "mysql", "postgresql":
+					return cond == string(b), nil
+				case "reference":
+					return refErr == nil, nil
+				}
+				return false, fmt.Errorf("unknown condition %q", cond)
+			},
+			Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+				"sql":     cmdSQL,
+				"dbstate": cmdDBState,
+				"ref":     cmdRef,
+			},
+			RequireExplicitExec: true,
+			RequireUniqueNames:  true,
 		})
-	}
+	})
 }
 
 func openScriptDB(ts *testscript.TestScript) *sql.DB {
@@ -148,7 +147,7 @@ func cmdDBState(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	db := openScriptDB(ts)
 	defer db.Close()
-	backend := ts.Getenv("BACKEND")
+	backend := dialect.Backend(ts.Getenv("BACKEND"))
 	dump, err := schemadump.Dump(context.Background(), db, backend)
 	ts.Check(err)
 	var b strings.Builder

@@ -56,8 +56,8 @@ func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, 
 		upper = hi.String
 		return err
 	}
-	if index != "" && d.Name() == "mysql" {
-		err = search(fmt.Sprintf("%s FORCE INDEX (%s)", table, index))
+	if from := d.ForceIndex(table, index); index != "" && from != "" {
+		err = search(from)
 		if err == nil {
 			return upper, n, nil
 		}
@@ -74,35 +74,15 @@ func keyRange(ctx context.Context, q dialect.Querier, d dialect.Dialect, table, 
 // notIndexed keeps the planner from reading col through its own index
 // where that would defeat the primary-key range: SQLite's and
 // PostgreSQL's index on visibility does not keep the rows in id order, so
-// walking it sorts every NULL row for each batch. SQLite's unary + and
-// PostgreSQL's COALESCE hide the column from the index; MySQL's secondary
-// indexes end with the primary key, so its index is in id order already
-// (and keyRange makes the planner read it as such).
+// walking it sorts every NULL row for each batch (dialect's Unindexed);
+// SQLite's planner would also read other columns' indexes (KeyWalk).
+// MySQL's secondary indexes end with the primary key, so its index is in
+// id order already (and keyRange makes the planner read it as such).
 func notIndexed(d dialect.Dialect, col string) string {
-	switch d.Name() {
-	case "sqlite":
-		return "+" + col
-	case "postgresql":
-		if col == "visibility" {
-			return "COALESCE(visibility, NULL)"
-		}
+	if col == "visibility" {
+		return d.Unindexed(col)
 	}
-	return col
-}
-
-// isTrue renders a boolean column test the backend understands.
-func isTrue(d dialect.Dialect, col string) string {
-	if d.Name() == "postgresql" {
-		return col
-	}
-	return col + " = 1"
-}
-
-func isFalse(d dialect.Dialect, col string) string {
-	if d.Name() == "postgresql" {
-		return "NOT " + col
-	}
-	return col + " = 0"
+	return d.KeyWalk(col)
 }
 
 func atoi(s string) int64 {

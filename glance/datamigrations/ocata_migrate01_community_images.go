@@ -44,9 +44,6 @@ func communityImages() *migrate.DataMigration {
 // visibilityOf is the visibility an image row without one gets.
 func visibilityOf(d dialect.Dialect) string {
 	value := fmt.Sprintf("CASE WHEN %s THEN 'public' WHEN EXISTS (SELECT 1 FROM image_members m WHERE m.image_id = images.id AND %s) THEN 'shared' ELSE 'private' END",
-		isTrue(d, "images.is_public"), isFalse(d, notIndexed(d, "m.deleted")))
-	if d.Name() == "postgresql" {
-		value = "(" + value + ")::image_visibility"
-	}
-	return value
+		d.IsTrue("images.is_public"), d.IsFalse(notIndexed(d, "m.deleted")))
+	return d.EnumValue(value, "image_visibility")
 }

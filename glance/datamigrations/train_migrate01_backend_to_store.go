@@ -15,10 +15,7 @@ const backendKey = `"backend":`
 // hasBackend is the predicate selecting location metadata that still
 // names its store with the pre-Train key.
 func hasBackend(d dialect.Dialect) string {
-	if d.Name() == "postgresql" {
-		return `POSITION('"backend":' IN meta_data) > 0`
-	}
-	return `INSTR(meta_data, '"backend":') > 0`
+	return d.Contains("meta_data", `'"backend":'`)
 }
 
 // backendToStore renames the multi-store location metadata key "backend"

@@ -130,69 +130,67 @@ func writeFile(t testing.TB, path, data string) {
 // backend: skip, merge (add what is missing), prefer_new (also update)
 // and overwrite (delete and load again).
 func TestLoadRules(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			tdb, d := migrated(t, b, "")
-			var logs []string
-			load(t, tdb.SQL, d, "testdata/load", metadefs.LoadOptions{Log: func(s string) { logs = append(logs, s) }})
-			for table, want := range map[string]int{"metadef_namespaces": 2, "metadef_resource_types": 3, "metadef_namespace_resource_types": 4, "metadef_properties": 3, "metadef_objects": 2, "metadef_tags": 2} {
-				if got := count(t, tdb.SQL, table); got != want {
-					t.Errorf("%s: %d rows, want %d", table, got, want)
-				}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		tdb, d := migrated(t, b, "")
+		var logs []string
+		load(t, tdb.SQL, d, "testdata/load", metadefs.LoadOptions{Log: func(s string) { logs = append(logs, s) }})
+		for table, want := range map[string]int{"metadef_namespaces": 2, "metadef_resource_types": 3, "metadef_namespace_resource_types": 4, "metadef_properties": 3, "metadef_objects": 2, "metadef_tags": 2} {
+			if got := count(t, tdb.SQL, table); got != want {
+				t.Errorf("%s: %d rows, want %d", table, got, want)
 			}
-			if last := logs[len(logs)-1]; last != "Metadata loading finished" {
-				t.Errorf("last log line %q", last)
-			}
-			want := rowsOf(t, tdb.SQL, "SELECT namespace, owner, protected, visibility, created_at, updated_at FROM metadef_namespaces ORDER BY namespace")
-			if len(want) != 2 || !strings.Contains(want[0], "owner=admin") || !strings.Contains(want[0], "updated_at=NULL") || !strings.Contains(want[1], "owner=someone") || !strings.Contains(want[1], "protected=NULL") {
-				t.Fatalf("namespaces: %v", want)
-			}
-			before := content(t, tdb.SQL)
+		}
+		if last := logs[len(logs)-1]; last != "Metadata loading finished" {
+			t.Errorf("last log line %q", last)
+		}
+		want := rowsOf(t, tdb.SQL, "SELECT namespace, owner, protected, visibility, created_at, updated_at FROM metadef_namespaces ORDER BY namespace")
+		if len(want) != 2 || !strings.Contains(want[0], "owner=admin") || !strings.Contains(want[0], "updated_at=NULL") || !strings.Contains(want[1], "owner=someone") || !strings.Contains(want[1], "protected=NULL") {
+			t.Fatalf("namespaces: %v", want)
+		}
+		before := content(t, tdb.SQL)
 
-			// A changed alpha: new description, a changed and a new
-			// property, a new tag, a changed prefix.
-			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "alpha.json"), `{"namespace": "Test::Alpha", "display_name": "Alpha", "description": "changed",
-				"resource_type_associations": [{"name": "OS::Glance::Image", "prefix": "new_"}],
-				"properties": {"speed": {"type": "string"}, "extra": {"type": "integer"}},
-				"tags": [{"name": "green"}]}`)
+		// A changed alpha: new description, a changed and a new
+		// property, a new tag, a changed prefix.
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "alpha.json"), `{"namespace": "Test::Alpha", "display_name": "Alpha", "description": "changed",
+			"resource_type_associations": [{"name": "OS::Glance::Image", "prefix": "new_"}],
+			"properties": {"speed": {"type": "string"}, "extra": {"type": "integer"}},
+			"tags": [{"name": "green"}]}`)
 
-			res := load(t, tdb.SQL, d, dir, metadefs.LoadOptions{})
-			if res.Skipped != 1 || content(t, tdb.SQL) != before {
-				t.Fatalf("plain load of an existing namespace changed something (%+v)", res)
-			}
+		res := load(t, tdb.SQL, d, dir, metadefs.LoadOptions{})
+		if res.Skipped != 1 || content(t, tdb.SQL) != before {
+			t.Fatalf("plain load of an existing namespace changed something (%+v)", res)
+		}
 
-			load(t, tdb.SQL, d, dir, metadefs.LoadOptions{Merge: true})
-			merged := content(t, tdb.SQL)
-			for _, s := range []string{"description=First test namespace", `name=speed | json_schema={"title": "Speed"`, `name=extra | json_schema={"type": "integer"}`, "name=green", "prefix=alpha_"} {
-				if !strings.Contains(merged, s) {
-					t.Errorf("after --merge: missing %q in\n%s", s, merged)
-				}
+		load(t, tdb.SQL, d, dir, metadefs.LoadOptions{Merge: true})
+		merged := content(t, tdb.SQL)
+		for _, s := range []string{"description=First test namespace", `name=speed | json_schema={"title": "Speed"`, `name=extra | json_schema={"type": "integer"}`, "name=green", "prefix=alpha_"} {
+			if !strings.Contains(merged, s) {
+				t.Errorf("after --merge: missing %q in\n%s", s, merged)
 			}
+		}
 
-			load(t, tdb.SQL, d, dir, metadefs.LoadOptions{Merge: true, PreferNew: true})
-			newer := content(t, tdb.SQL)
-			for _, s := range []string{"description=changed", `name=speed | json_schema={"type": "string"}`, "prefix=new_", "name=mode", "display_name=Alpha |"} {
-				if !strings.Contains(newer, s) {
-					t.Errorf("after --merge --prefer_new: missing %q in\n%s", s, newer)
-				}
+		load(t, tdb.SQL, d, dir, metadefs.LoadOptions{Merge: true, PreferNew: true})
+		newer := content(t, tdb.SQL)
+		for _, s := range []string{"description=changed", `name=speed | json_schema={"type": "string"}`, "prefix=new_", "name=mode", "display_name=Alpha |"} {
+			if !strings.Contains(newer, s) {
+				t.Errorf("after --merge --prefer_new: missing %q in\n%s", s, newer)
 			}
-			if ns := rowsOf(t, tdb.SQL, "SELECT updated_at FROM metadef_namespaces WHERE namespace = 'Test::Alpha'"); ns[0] != "updated_at=<ts>" {
-				t.Errorf("prefer_new left updated_at %v", ns)
-			}
+		}
+		if ns := rowsOf(t, tdb.SQL, "SELECT updated_at FROM metadef_namespaces WHERE namespace = 'Test::Alpha'"); ns[0] != "updated_at=<ts>" {
+			t.Errorf("prefer_new left updated_at %v", ns)
+		}
 
-			load(t, tdb.SQL, d, dir, metadefs.LoadOptions{Merge: true, Overwrite: true})
-			over := content(t, tdb.SQL)
-			for _, s := range []string{"name=mode", "name=red", "name=Limits", "OS::Nova::Flavor | prefix"} {
-				if strings.Contains(over, s) {
-					t.Errorf("after --merge --overwrite: %q is still there:\n%s", s, over)
-				}
+		load(t, tdb.SQL, d, dir, metadefs.LoadOptions{Merge: true, Overwrite: true})
+		over := content(t, tdb.SQL)
+		for _, s := range []string{"name=mode", "name=red", "name=Limits", "OS::Nova::Flavor | prefix"} {
+			if strings.Contains(over, s) {
+				t.Errorf("after --merge --overwrite: %q is still there:\n%s", s, over)
 			}
-			if got := count(t, tdb.SQL, "metadef_properties"); got != 3 { // extra, speed + beta's x
-				t.Errorf("after overwrite: %d properties", got)
-			}
-		})
-	}
+		}
+		if got := count(t, tdb.SQL, "metadef_properties"); got != 3 { // extra, speed + beta's x
+			t.Errorf("after overwrite: %d properties", got)
+		}
+	})
 }
 
 func TestLoadOptionsChecked(t *testing.T) {
@@ -216,79 +214,75 @@ func TestLoadOptionsChecked(t *testing.T) {
 // (its metadef_tags table is gone) and checks that the first file's rows
 // were rolled back too.
 func TestLoadIsAllOrNothing(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			tdb, d := migrated(t, b, "")
-			if _, err := tdb.SQL.Exec("DROP TABLE metadef_tags"); err != nil {
-				t.Fatal(err)
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		tdb, d := migrated(t, b, "")
+		if _, err := tdb.SQL.Exec("DROP TABLE metadef_tags"); err != nil {
+			t.Fatal(err)
+		}
+		first, err := metadefs.ReadFile("testdata/load/beta.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := metadefs.ReadFile("testdata/load/alpha.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = metadefs.Load(context.Background(), tdb.SQL, d, []*metadefs.Namespace{first, second}, metadefs.LoadOptions{})
+		var de *metadefs.DBError
+		if err == nil || !strings.Contains(err.Error(), "alpha.json") || !errorsAs(err, &de) || de.Namespace != "Test::Alpha" {
+			t.Fatalf("err = %v", err)
+		}
+		for _, table := range []string{"metadef_namespaces", "metadef_resource_types", "metadef_namespace_resource_types", "metadef_properties", "metadef_objects"} {
+			if n := count(t, tdb.SQL, table); n != 0 {
+				t.Errorf("%s: %d rows left after a failed load", table, n)
 			}
-			first, err := metadefs.ReadFile("testdata/load/beta.json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			second, err := metadefs.ReadFile("testdata/load/alpha.json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = metadefs.Load(context.Background(), tdb.SQL, d, []*metadefs.Namespace{first, second}, metadefs.LoadOptions{})
-			var de *metadefs.DBError
-			if err == nil || !strings.Contains(err.Error(), "alpha.json") || !errorsAs(err, &de) || de.Namespace != "Test::Alpha" {
-				t.Fatalf("err = %v", err)
-			}
-			for _, table := range []string{"metadef_namespaces", "metadef_resource_types", "metadef_namespace_resource_types", "metadef_properties", "metadef_objects"} {
-				if n := count(t, tdb.SQL, table); n != 0 {
-					t.Errorf("%s: %d rows left after a failed load", table, n)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestExportRoundTrip exports, checks upstream's file layout, unloads,
 // loads the export and compares the content.
 func TestExportRoundTrip(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			tdb, d := migrated(t, b, "")
-			load(t, tdb.SQL, d, "testdata/load", metadefs.LoadOptions{})
-			// The export does not carry owner (upstream's layout): make it
-			// the default so that the round trip is exact.
-			if _, err := tdb.SQL.Exec("UPDATE metadef_namespaces SET owner = 'admin'"); err != nil {
-				t.Fatal(err)
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		tdb, d := migrated(t, b, "")
+		load(t, tdb.SQL, d, "testdata/load", metadefs.LoadOptions{})
+		// The export does not carry owner (upstream's layout): make it
+		// the default so that the round trip is exact.
+		if _, err := tdb.SQL.Exec("UPDATE metadef_namespaces SET owner = 'admin'"); err != nil {
+			t.Fatal(err)
+		}
+		before := content(t, tdb.SQL)
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "Beta.json"), "old")
+		var logs []string
+		files, err := metadefs.Export(context.Background(), tdb.SQL, d, metadefs.ExportOptions{Path: dir + "/", Log: func(s string) { logs = append(logs, s) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) != 2 || files[0].Path != dir+"/AlphaTestNamespace.json" || files[1].Path != dir+"/Beta.json" {
+			t.Fatalf("files: %+v", files)
+		}
+		if !strings.Contains(strings.Join(logs, "\n"), "Overwriting: "+dir+"/Beta.json\nNamespace Beta saved in "+dir+"/Beta.json") {
+			t.Errorf("logs: %q", logs)
+		}
+		got, _ := os.ReadFile(files[1].Path)
+		want := `{"namespace": "Test::Beta", "display_name": "Beta", "description": null, "visibility": null, "protected": null, "resource_type_associations": [{"name": "OS::Glance::Image", "prefix": null, "properties_target": null}, {"name": "OS::Cinder::Volume", "prefix": null, "properties_target": "image"}], "properties": {"x": {"type": "boolean"}}, "objects": [], "tags": []}`
+		if string(got) != want {
+			t.Errorf("Beta.json:\n got %s\nwant %s", got, want)
+		}
+		if err := metadefs.Unload(context.Background(), tdb.SQL, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range metadefs.Tables {
+			if n := count(t, tdb.SQL, table); n != 0 {
+				t.Fatalf("%s: %d rows after unload", table, n)
 			}
-			before := content(t, tdb.SQL)
-			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "Beta.json"), "old")
-			var logs []string
-			files, err := metadefs.Export(context.Background(), tdb.SQL, d, metadefs.ExportOptions{Path: dir + "/", Log: func(s string) { logs = append(logs, s) }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(files) != 2 || files[0].Path != dir+"/AlphaTestNamespace.json" || files[1].Path != dir+"/Beta.json" {
-				t.Fatalf("files: %+v", files)
-			}
-			if !strings.Contains(strings.Join(logs, "\n"), "Overwriting: "+dir+"/Beta.json\nNamespace Beta saved in "+dir+"/Beta.json") {
-				t.Errorf("logs: %q", logs)
-			}
-			got, _ := os.ReadFile(files[1].Path)
-			want := `{"namespace": "Test::Beta", "display_name": "Beta", "description": null, "visibility": null, "protected": null, "resource_type_associations": [{"name": "OS::Glance::Image", "prefix": null, "properties_target": null}, {"name": "OS::Cinder::Volume", "prefix": null, "properties_target": "image"}], "properties": {"x": {"type": "boolean"}}, "objects": [], "tags": []}`
-			if string(got) != want {
-				t.Errorf("Beta.json:\n got %s\nwant %s", got, want)
-			}
-			if err := metadefs.Unload(context.Background(), tdb.SQL, nil, nil); err != nil {
-				t.Fatal(err)
-			}
-			for _, table := range metadefs.Tables {
-				if n := count(t, tdb.SQL, table); n != 0 {
-					t.Fatalf("%s: %d rows after unload", table, n)
-				}
-			}
-			load(t, tdb.SQL, d, dir, metadefs.LoadOptions{})
-			if after := content(t, tdb.SQL); after != before {
-				t.Fatalf("round trip changed the content:\nbefore:\n%s\nafter:\n%s", before, after)
-			}
-		})
-	}
+		}
+		load(t, tdb.SQL, d, dir, metadefs.LoadOptions{})
+		if after := content(t, tdb.SQL); after != before {
+			t.Fatalf("round trip changed the content:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+	})
 }
 
 func TestExportRefusesClashingFileNames(t *testing.T) {

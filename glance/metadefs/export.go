@@ -58,7 +58,7 @@ func FileName(namespace string, displayName *string) string {
 // order. Namespaces come in id order; their rows in id order
 // (associations: resource type id order).
 func Build(ctx context.Context, db *sql.DB, d dialect.Dialect) ([]ExportNamespace, error) {
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: d.Name() != "sqlite"})
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: dialect.ReadOnlyTransactions(d)})
 	if err != nil {
 		return nil, &DBError{Err: err}
 	}

@@ -492,14 +492,6 @@ func dumpString(b *strings.Builder, s string) {
 // String returns a Value holding s.
 func stringValue(s string) *Value { return &Value{Kind: JSONString, Str: s} }
 
-// nullable returns a string Value, or null for nil.
-func nullable(s *string) *Value {
-	if s == nil {
-		return &Value{Kind: JSONNull}
-	}
-	return stringValue(*s)
-}
-
 // position turns a byte offset into a 1-based line and column (in
 // characters), as editors count them.
 func position(data []byte, off int) (line, col int) {

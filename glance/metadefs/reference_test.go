@@ -178,40 +178,38 @@ func TestAgainstReference(t *testing.T) {
 		{"load changed --merge --prefer_new", changed, metadefs.LoadOptions{Merge: true, PreferNew: true}, []string{"--merge", "--prefer_new"}},
 		{"load --merge --overwrite", shipped, metadefs.LoadOptions{Merge: true, Overwrite: true}, []string{"--merge", "--overwrite"}},
 	}
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			t.Parallel()
-			ref, d := migrated(t, b, "wallaby_contract01")
-			ours, _ := migrated(t, b, "wallaby_contract01")
-			reference := func(args ...string) {
-				t.Helper()
-				if out, errOut, code := testdb.RunReference(t, ref.URL, append([]string{"db"}, args...)...); code != 0 {
-					t.Fatalf("reference %v: exit %d\n%s%s", args, code, out, errOut)
-				}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		t.Parallel()
+		ref, d := migrated(t, b, "wallaby_contract01")
+		ours, _ := migrated(t, b, "wallaby_contract01")
+		reference := func(args ...string) {
+			t.Helper()
+			if out, errOut, code := testdb.RunReference(t, ref.URL, append([]string{"db"}, args...)...); code != 0 {
+				t.Fatalf("reference %v: exit %d\n%s%s", args, code, out, errOut)
 			}
-			reference("load_metadefs", "--path", shipped)
-			load(t, ours.SQL, d, shipped, metadefs.LoadOptions{})
-			compareExact(t, "load", ours, ref)
-			if n := count(t, ours.SQL, "metadef_namespaces"); n != 33 {
-				t.Errorf("%d namespaces, want 33", n)
-			}
-			compareExport(t, b, ref, reference)
+		}
+		reference("load_metadefs", "--path", shipped)
+		load(t, ours.SQL, d, shipped, metadefs.LoadOptions{})
+		compareExact(t, "load", ours, ref)
+		if n := count(t, ours.SQL, "metadef_namespaces"); n != 33 {
+			t.Errorf("%d namespaces, want 33", n)
+		}
+		compareExport(t, b, ref, reference)
 
-			for _, s := range steps {
-				reference(append([]string{"load_metadefs", "--path", s.path}, s.args...)...)
-				load(t, ours.SQL, d, s.path, s.opts)
-				compareExact(t, s.name, ours, ref)
-			}
-			if n := count(t, ours.SQL, "metadef_namespaces"); n != 34 {
-				t.Errorf("%d namespaces, want 33 shipped + 1 added", n)
-			}
-			reference("unload_metadefs")
-			if err := metadefs.Unload(context.Background(), ours.SQL, nil, nil); err != nil {
-				t.Fatal(err)
-			}
-			compareExact(t, "unload", ours, ref)
-		})
-	}
+		for _, s := range steps {
+			reference(append([]string{"load_metadefs", "--path", s.path}, s.args...)...)
+			load(t, ours.SQL, d, s.path, s.opts)
+			compareExact(t, s.name, ours, ref)
+		}
+		if n := count(t, ours.SQL, "metadef_namespaces"); n != 34 {
+			t.Errorf("%d namespaces, want 33 shipped + 1 added", n)
+		}
+		reference("unload_metadefs")
+		if err := metadefs.Unload(context.Background(), ours.SQL, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		compareExact(t, "unload", ours, ref)
+	})
 }
 
 // compareExport exports tdb with both tools and compares the files, then

@@ -19,7 +19,7 @@ import (
 // for good.
 // everyImageHasVisibility guards the drop of is_public: an image without
 // a visibility would lose whether it is public.
-var everyImageHasVisibility = s.Precondition{Desc: "every image has a visibility", Table: "images", Where: "visibility IS NULL"}
+var everyImageHasVisibility = s.Precondition{Desc: "every image has a visibility", Table: "images", Where: "visibility IS NULL", Checker: "glance-manage"}
 
 func init() {
 	register(&migrate.Revision{
@@ -30,7 +30,7 @@ func init() {
 			// Checked before the triggers go (old services must be
 			// stopped by now), and again right before is_public goes.
 			ops := append([]s.Op{everyImageHasVisibility}, dropVisibilityTriggers(env.Dialect)...)
-			if env.Dialect == "sqlite" {
+			if env.RebuildTables {
 				return append(ops, everyImageHasVisibility, s.RebuildTable{Table: imagesRebuilt(true, env.Applied)})
 			}
 			vis := nn("visibility", visibilityEnum)

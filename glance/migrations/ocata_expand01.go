@@ -19,7 +19,7 @@ func init() {
 				s.AddColumn{Table: "images", Column: col("visibility", visibilityEnum)},
 				s.CreateIndex{Index: idx("images", "visibility_image_idx", "visibility"), Concurrently: true},
 			}
-			if env.Dialect == "sqlite" {
+			if env.RebuildTables {
 				ops = append(ops, s.RebuildTable{Table: imagesRebuilt(false, env.Applied)})
 			} else {
 				ops = append(ops, s.AlterColumn{Table: "images", New: col("is_public", s.PlainBool), ChangeNullable: true, ChangeDefault: true})

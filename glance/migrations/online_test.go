@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"strings"
 	"sync"
 	"testing"
@@ -17,28 +18,17 @@ import (
 
 func newManager(t *testing.T, b testdb.Backend) (*glance.Manager, *testdb.DB) {
 	t.Helper()
-	db := testdb.New(t, b)
-	m, err := glance.New(db.SQL, string(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, db
+	return glancetest.New(t, b)
 }
 
 func upgrade(ctx context.Context, m *glance.Manager, target string, o migrate.Options) error {
-	ids, err := m.Graph().Resolve(target)
-	if err != nil {
-		return err
-	}
-	_, err = m.Migrator.Upgrade(ctx, ids, o)
+	_, err := glancetest.UpgradeErr(ctx, m, target, o)
 	return err
 }
 
 func mustUpgrade(t *testing.T, m *glance.Manager, target string, o migrate.Options) {
 	t.Helper()
-	if err := upgrade(context.Background(), m, target, o); err != nil {
-		t.Fatalf("upgrade to %s: %v", target, err)
-	}
+	glancetest.Upgrade(t, m, target, o)
 }
 
 func ph(m *glance.Manager, n int) string {
@@ -64,34 +54,32 @@ func legacyImage(t *testing.T, m *glance.Manager, id string, public bool) {
 // before it drops is_public, refuses with a PreconditionError, keeps
 // is_public, and succeeds once the data is carried over.
 func TestContractChecksDataBeforeDroppingIsPublic(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			m, _ := newManager(t, b)
-			mustUpgrade(t, m, "mitaka02", migrate.Options{})
-			legacyImage(t, m, "a", true)
-			legacyImage(t, m, "b", false)
-			mustUpgrade(t, m, "expand@head", migrate.Options{Online: true})
-			data := m.Migrator.Data
-			m.Migrator.Data = nil // bypass the engine's own refusal
-			err := upgrade(context.Background(), m, "contract@head", migrate.Options{Online: true})
-			var pe *migrate.PreconditionError
-			if !errors.As(err, &pe) || pe.Rows != 2 || pe.Revision != "ocata_contract01" || !errors.Is(err, migrate.ErrDataMigrationPending) {
-				t.Fatalf("contract: err = %v, want a PreconditionError for 2 rows of ocata_contract01", err)
-			}
-			if ok, err := m.Dialect.ColumnExists(context.Background(), m.DB, "images", "is_public"); err != nil || !ok {
-				t.Fatalf("is_public dropped although the check failed (%v)", err)
-			}
-			m.Migrator.Data = data
-			if _, _, err := m.Migrator.RunData(context.Background(), -1, migrate.Options{}); err != nil {
-				t.Fatal(err)
-			}
-			mustUpgrade(t, m, "contract@head", migrate.Options{Online: true})
-			var vis string
-			if err := m.DB.QueryRow("SELECT visibility FROM images WHERE id = 'a'").Scan(&vis); err != nil || vis != "public" {
-				t.Fatalf("image a: %q, %v", vis, err)
-			}
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		m, _ := newManager(t, b)
+		mustUpgrade(t, m, "mitaka02", migrate.Options{})
+		legacyImage(t, m, "a", true)
+		legacyImage(t, m, "b", false)
+		mustUpgrade(t, m, "expand@head", migrate.Options{Online: true})
+		data := m.Migrator.Data
+		m.Migrator.Data = nil // bypass the engine's own refusal
+		err := upgrade(context.Background(), m, "contract@head", migrate.Options{Online: true})
+		var pe *migrate.PreconditionError
+		if !errors.As(err, &pe) || pe.Rows != 2 || pe.Revision != "ocata_contract01" || !errors.Is(err, migrate.ErrDataMigrationPending) {
+			t.Fatalf("contract: err = %v, want a PreconditionError for 2 rows of ocata_contract01", err)
+		}
+		if ok, err := m.Dialect.ColumnExists(context.Background(), m.DB, "images", "is_public"); err != nil || !ok {
+			t.Fatalf("is_public dropped although the check failed (%v)", err)
+		}
+		m.Migrator.Data = data
+		if _, _, err := m.Migrator.RunData(context.Background(), -1, migrate.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		mustUpgrade(t, m, "contract@head", migrate.Options{Online: true})
+		var vis string
+		if err := m.DB.QueryRow("SELECT visibility FROM images WHERE id = 'a'").Scan(&vis); err != nil || vis != "public" {
+			t.Fatalf("image a: %q, %v", vis, err)
+		}
+	})
 }
 
 // statements records the SQL an upgrade runs and the retries it makes.
@@ -160,7 +148,7 @@ func TestOnlineDDLForms(t *testing.T) {
 
 func dump(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := schemadump.Dump(context.Background(), db.SQL, string(db.Backend))
+	s, err := schemadump.Dump(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -239,7 +239,7 @@ func TestPhaseSafetyFromExecutedSQL(t *testing.T) {
 				checked := 0
 				for _, id := range m.Graph().WalkOrder() {
 					rev := m.Graph().Revision(id)
-					before, err := schemadump.Dump(ctx, db.SQL, string(b))
+					before, err := schemadump.Dump(ctx, db.SQL, b)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -247,7 +247,7 @@ func TestPhaseSafetyFromExecutedSQL(t *testing.T) {
 					if _, err := m.Migrator.Upgrade(ctx, []string{id}, migrate.Options{Online: online, RunData: true}); err != nil {
 						t.Fatalf("upgrade to %s: %v", id, err)
 					}
-					after, err := schemadump.Dump(ctx, db.SQL, string(b))
+					after, err := schemadump.Dump(ctx, db.SQL, b)
 					if err != nil {
 						t.Fatal(err)
 					}

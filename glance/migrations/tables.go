@@ -1,6 +1,9 @@
 package migrations
 
-import s "github.com/glance-manage/glance-manage/migrate/schema"
+import (
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+	s "github.com/glance-manage/glance-manage/migrate/schema"
+)
 
 // Column helpers, named after the way upstream declares them.
 func col(name string, t s.Type) s.Column { return s.Column{Name: name, Type: t} }
@@ -22,6 +25,10 @@ func timestamps() []s.Column {
 }
 
 // visibilityEnum is images.visibility's type, created by ocata_expand01.
+// innoDB are the table options of every table upstream's create_table
+// makes on MySQL (alembic_version gets none).
+var innoDB = map[string]string{string(dialect.MySQL): "ENGINE=InnoDB CHARSET=utf8"}
+
 var visibilityEnum = s.Type{Kind: s.Enum, Name: "image_visibility", Values: []string{"private", "public", "shared", "community"}}
 
 // imagesLiberty is the images table as liberty creates it.
@@ -45,7 +52,7 @@ func imagesLiberty() *s.Table {
 			idx("images", "ix_images_is_public", "is_public"),
 			idx("images", "owner_image_idx", "owner"),
 		},
-		MySQLOptions: true,
+		Options: innoDB,
 	}
 }
 
@@ -105,11 +112,11 @@ func libertyImageTables() []*s.Table {
 		Name: im + "properties",
 		Columns: append([]s.Column{serial("id", s.Int), nn("image_id", s.Str(36)), nn("name", s.Str(255)), col("value", s.TextT)},
 			timestamps()...),
-		PrimaryKey:   []string{"id"},
-		ForeignKeys:  []s.ForeignKey{fk("image_id", "images", "id")},
-		Uniques:      []s.Unique{{Name: "ix_image_properties_image_id_name", Columns: []string{"image_id", "name"}}},
-		Indexes:      []s.Index{idx("image_properties", "ix_image_properties_deleted", "deleted"), idx("image_properties", "ix_image_properties_image_id", "image_id")},
-		MySQLOptions: true,
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []s.ForeignKey{fk("image_id", "images", "id")},
+		Uniques:     []s.Unique{{Name: "ix_image_properties_image_id_name", Columns: []string{"image_id", "name"}}},
+		Indexes:     []s.Index{idx("image_properties", "ix_image_properties_deleted", "deleted"), idx("image_properties", "ix_image_properties_image_id", "image_id")},
+		Options:     innoDB,
 	}
 	locStatus := nn("status", s.Str(30))
 	locStatus.Default = s.DefaultString("active")
@@ -117,10 +124,10 @@ func libertyImageTables() []*s.Table {
 		Name: im + "locations",
 		Columns: append(append([]s.Column{serial("id", s.Int), nn("image_id", s.Str(36)), nn("value", s.TextT)},
 			timestamps()...), col("meta_data", s.TextT), locStatus),
-		PrimaryKey:   []string{"id"},
-		ForeignKeys:  []s.ForeignKey{fk("image_id", "images", "id")},
-		Indexes:      []s.Index{idx("image_locations", "ix_image_locations_deleted", "deleted"), idx("image_locations", "ix_image_locations_image_id", "image_id")},
-		MySQLOptions: true,
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []s.ForeignKey{fk("image_id", "images", "id")},
+		Indexes:     []s.Index{idx("image_locations", "ix_image_locations_deleted", "deleted"), idx("image_locations", "ix_image_locations_image_id", "image_id")},
+		Options:     innoDB,
 	}
 	memStatus := nn("status", s.Str(20))
 	memStatus.Default = s.DefaultString("pending")
@@ -136,15 +143,15 @@ func libertyImageTables() []*s.Table {
 			idx("image_members", "ix_image_members_image_id", "image_id"),
 			idx("image_members", "ix_image_members_image_id_member", "image_id", "member"),
 		},
-		MySQLOptions: true,
+		Options: innoDB,
 	}
 	tags := &s.Table{
-		Name:         im + "tags",
-		Columns:      append([]s.Column{serial("id", s.Int), nn("image_id", s.Str(36)), nn("value", s.Str(255))}, timestamps()...),
-		PrimaryKey:   []string{"id"},
-		ForeignKeys:  []s.ForeignKey{fk("image_id", "images", "id")},
-		Indexes:      []s.Index{idx("image_tags", "ix_image_tags_image_id", "image_id"), idx("image_tags", "ix_image_tags_image_id_tag_value", "image_id", "value")},
-		MySQLOptions: true,
+		Name:        im + "tags",
+		Columns:     append([]s.Column{serial("id", s.Int), nn("image_id", s.Str(36)), nn("value", s.Str(255))}, timestamps()...),
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []s.ForeignKey{fk("image_id", "images", "id")},
+		Indexes:     []s.Index{idx("image_tags", "ix_image_tags_image_id", "image_id"), idx("image_tags", "ix_image_tags_image_id_tag_value", "image_id", "value")},
+		Options:     innoDB,
 	}
 	return []*s.Table{imagesLiberty(), props, locs, members, tags}
 }
@@ -160,14 +167,14 @@ func libertyTaskTables() []*s.Table {
 			idx("tasks", "ix_tasks_status", "status"), idx("tasks", "ix_tasks_type", "type"),
 			idx("tasks", "ix_tasks_updated_at", "updated_at"),
 		},
-		MySQLOptions: true,
+		Options: innoDB,
 	}
 	info := &s.Table{
-		Name:         "task_info",
-		Columns:      []s.Column{nn("task_id", s.Str(36)), col("input", s.TextT), col("result", s.TextT), col("message", s.TextT)},
-		PrimaryKey:   []string{"task_id"},
-		ForeignKeys:  []s.ForeignKey{fk("task_id", "tasks", "id")},
-		MySQLOptions: true,
+		Name:        "task_info",
+		Columns:     []s.Column{nn("task_id", s.Str(36)), col("input", s.TextT), col("result", s.TextT), col("message", s.TextT)},
+		PrimaryKey:  []string{"task_id"},
+		ForeignKeys: []s.ForeignKey{fk("task_id", "tasks", "id")},
+		Options:     innoDB,
 	}
 	return []*s.Table{tasks, info}
 }
@@ -178,54 +185,54 @@ func libertyMetadefTables() []*s.Table {
 		Name: "metadef_namespaces",
 		Columns: append([]s.Column{serial("id", s.Int), nn("namespace", s.Str(80)), col("display_name", s.Str(80)), col("description", s.TextT),
 			col("visibility", s.Str(32)), col("protected", s.Bool), nn("owner", s.Str(255))}, created...),
-		PrimaryKey:   []string{"id"},
-		Uniques:      []s.Unique{{Name: "uq_metadef_namespaces_namespace", Columns: []string{"namespace"}}},
-		Indexes:      []s.Index{idx("metadef_namespaces", "ix_metadef_namespaces_owner", "owner")},
-		MySQLOptions: true,
+		PrimaryKey: []string{"id"},
+		Uniques:    []s.Unique{{Name: "uq_metadef_namespaces_namespace", Columns: []string{"namespace"}}},
+		Indexes:    []s.Index{idx("metadef_namespaces", "ix_metadef_namespaces_owner", "owner")},
+		Options:    innoDB,
 	}
 	rt := &s.Table{
-		Name:         "metadef_resource_types",
-		Columns:      append([]s.Column{serial("id", s.Int), nn("name", s.Str(80)), nn("protected", s.Bool)}, created...),
-		PrimaryKey:   []string{"id"},
-		Uniques:      []s.Unique{{Name: "uq_metadef_resource_types_name", Columns: []string{"name"}}},
-		MySQLOptions: true,
+		Name:       "metadef_resource_types",
+		Columns:    append([]s.Column{serial("id", s.Int), nn("name", s.Str(80)), nn("protected", s.Bool)}, created...),
+		PrimaryKey: []string{"id"},
+		Uniques:    []s.Unique{{Name: "uq_metadef_resource_types_name", Columns: []string{"name"}}},
+		Options:    innoDB,
 	}
 	nsrt := &s.Table{
 		Name: "metadef_namespace_resource_types",
 		Columns: append([]s.Column{nn("resource_type_id", s.Int), nn("namespace_id", s.Int), col("properties_target", s.Str(80)), col("prefix", s.Str(80))},
 			created...),
-		PrimaryKey:   []string{"resource_type_id", "namespace_id"},
-		ForeignKeys:  []s.ForeignKey{fk("namespace_id", "metadef_namespaces", "id"), fk("resource_type_id", "metadef_resource_types", "id")},
-		Indexes:      []s.Index{idx("metadef_namespace_resource_types", "ix_metadef_ns_res_types_namespace_id", "namespace_id")},
-		MySQLOptions: true,
+		PrimaryKey:  []string{"resource_type_id", "namespace_id"},
+		ForeignKeys: []s.ForeignKey{fk("namespace_id", "metadef_namespaces", "id"), fk("resource_type_id", "metadef_resource_types", "id")},
+		Indexes:     []s.Index{idx("metadef_namespace_resource_types", "ix_metadef_ns_res_types_namespace_id", "namespace_id")},
+		Options:     innoDB,
 	}
 	objs := &s.Table{
 		Name: "metadef_objects",
 		Columns: append([]s.Column{serial("id", s.Int), nn("namespace_id", s.Int), nn("name", s.Str(80)), col("description", s.TextT),
 			col("required", s.TextT), nn("json_schema", s.TextT)}, created...),
-		PrimaryKey:   []string{"id"},
-		ForeignKeys:  []s.ForeignKey{fk("namespace_id", "metadef_namespaces", "id")},
-		Uniques:      []s.Unique{{Name: "uq_metadef_objects_namespace_id_name", Columns: []string{"namespace_id", "name"}}},
-		Indexes:      []s.Index{idx("metadef_objects", "ix_metadef_objects_name", "name")},
-		MySQLOptions: true,
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []s.ForeignKey{fk("namespace_id", "metadef_namespaces", "id")},
+		Uniques:     []s.Unique{{Name: "uq_metadef_objects_namespace_id_name", Columns: []string{"namespace_id", "name"}}},
+		Indexes:     []s.Index{idx("metadef_objects", "ix_metadef_objects_name", "name")},
+		Options:     innoDB,
 	}
 	props := &s.Table{
-		Name:         "metadef_properties",
-		Columns:      append([]s.Column{serial("id", s.Int), nn("namespace_id", s.Int), nn("name", s.Str(80)), nn("json_schema", s.TextT)}, created...),
-		PrimaryKey:   []string{"id"},
-		ForeignKeys:  []s.ForeignKey{fk("namespace_id", "metadef_namespaces", "id")},
-		Uniques:      []s.Unique{{Name: "uq_metadef_properties_namespace_id_name", Columns: []string{"namespace_id", "name"}}},
-		Indexes:      []s.Index{idx("metadef_properties", "ix_metadef_properties_name", "name")},
-		MySQLOptions: true,
+		Name:        "metadef_properties",
+		Columns:     append([]s.Column{serial("id", s.Int), nn("namespace_id", s.Int), nn("name", s.Str(80)), nn("json_schema", s.TextT)}, created...),
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []s.ForeignKey{fk("namespace_id", "metadef_namespaces", "id")},
+		Uniques:     []s.Unique{{Name: "uq_metadef_properties_namespace_id_name", Columns: []string{"namespace_id", "name"}}},
+		Indexes:     []s.Index{idx("metadef_properties", "ix_metadef_properties_name", "name")},
+		Options:     innoDB,
 	}
 	tags := &s.Table{
-		Name:         "metadef_tags",
-		Columns:      append([]s.Column{serial("id", s.Int), nn("namespace_id", s.Int), nn("name", s.Str(80))}, created...),
-		PrimaryKey:   []string{"id"},
-		ForeignKeys:  []s.ForeignKey{fk("namespace_id", "metadef_namespaces", "id")},
-		Uniques:      []s.Unique{{Name: "uq_metadef_tags_namespace_id_name", Columns: []string{"namespace_id", "name"}}},
-		Indexes:      []s.Index{idx("metadef_tags", "ix_metadef_tags_name", "name")},
-		MySQLOptions: true,
+		Name:        "metadef_tags",
+		Columns:     append([]s.Column{serial("id", s.Int), nn("namespace_id", s.Int), nn("name", s.Str(80))}, created...),
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []s.ForeignKey{fk("namespace_id", "metadef_namespaces", "id")},
+		Uniques:     []s.Unique{{Name: "uq_metadef_tags_namespace_id_name", Columns: []string{"namespace_id", "name"}}},
+		Indexes:     []s.Index{idx("metadef_tags", "ix_metadef_tags_name", "name")},
+		Options:     innoDB,
 	}
 	return []*s.Table{ns, rt, nsrt, objs, props, tags}
 }
@@ -249,15 +256,15 @@ func libertyArtifactTables() []*s.Table {
 			idx("artifacts", "ix_artifact_type", "type_name", "type_version_prefix", "type_version_suffix"),
 			idx("artifacts", "ix_artifact_visibility", "visibility"),
 		},
-		MySQLOptions: true,
+		Options: innoDB,
 	}
 	tags := &s.Table{
-		Name:         "artifact_tags",
-		Columns:      append([]s.Column{nn("id", s.Str(36)), nn("artifact_id", s.Str(36)), nn("value", s.Str(255))}, both...),
-		PrimaryKey:   []string{"id"},
-		ForeignKeys:  []s.ForeignKey{fk("artifact_id", "artifacts", "id")},
-		Indexes:      []s.Index{idx("artifact_tags", "ix_artifact_tags_artifact_id", "artifact_id"), idx("artifact_tags", "ix_artifact_tags_artifact_id_tag_value", "artifact_id", "value")},
-		MySQLOptions: true,
+		Name:        "artifact_tags",
+		Columns:     append([]s.Column{nn("id", s.Str(36)), nn("artifact_id", s.Str(36)), nn("value", s.Str(255))}, both...),
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []s.ForeignKey{fk("artifact_id", "artifacts", "id")},
+		Indexes:     []s.Index{idx("artifact_tags", "ix_artifact_tags_artifact_id", "artifact_id"), idx("artifact_tags", "ix_artifact_tags_artifact_id_tag_value", "artifact_id", "value")},
+		Options:     innoDB,
 	}
 	deps := &s.Table{
 		Name: "artifact_dependencies",
@@ -273,35 +280,35 @@ func libertyArtifactTables() []*s.Table {
 			idx("artifact_dependencies", "ix_artifact_dependencies_origin_id", "artifact_origin"),
 			idx("artifact_dependencies", "ix_artifact_dependencies_source_id", "artifact_source"),
 		},
-		MySQLOptions: true,
+		Options: innoDB,
 	}
 	blobs := &s.Table{
 		Name: "artifact_blobs",
 		Columns: append([]s.Column{nn("id", s.Str(36)), nn("artifact_id", s.Str(36)), nn("size", s.BigInt), col("checksum", s.Str(32)),
 			nn("name", s.Str(255)), col("item_key", s.Str(329)), col("position", s.Int)}, both...),
-		PrimaryKey:   []string{"id"},
-		ForeignKeys:  []s.ForeignKey{fk("artifact_id", "artifacts", "id")},
-		Indexes:      []s.Index{idx("artifact_blobs", "ix_artifact_blobs_artifact_id", "artifact_id"), idx("artifact_blobs", "ix_artifact_blobs_name", "name")},
-		MySQLOptions: true,
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []s.ForeignKey{fk("artifact_id", "artifacts", "id")},
+		Indexes:     []s.Index{idx("artifact_blobs", "ix_artifact_blobs_artifact_id", "artifact_id"), idx("artifact_blobs", "ix_artifact_blobs_name", "name")},
+		Options:     innoDB,
 	}
 	props := &s.Table{
 		Name: "artifact_properties",
 		Columns: append(append([]s.Column{nn("id", s.Str(36)), nn("artifact_id", s.Str(36)), nn("name", s.Str(255)), col("string_value", s.Str(255)),
 			col("int_value", s.Int), col("numeric_value", s.Num), col("bool_value", s.Bool), col("text_value", s.TextT)}, both...),
 			col("position", s.Int)),
-		PrimaryKey:   []string{"id"},
-		ForeignKeys:  []s.ForeignKey{fk("artifact_id", "artifacts", "id")},
-		Indexes:      []s.Index{idx("artifact_properties", "ix_artifact_properties_artifact_id", "artifact_id"), idx("artifact_properties", "ix_artifact_properties_name", "name")},
-		MySQLOptions: true,
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []s.ForeignKey{fk("artifact_id", "artifacts", "id")},
+		Indexes:     []s.Index{idx("artifact_properties", "ix_artifact_properties_artifact_id", "artifact_id"), idx("artifact_properties", "ix_artifact_properties_name", "name")},
+		Options:     innoDB,
 	}
 	locs := &s.Table{
 		Name: "artifact_blob_locations",
 		Columns: append(append([]s.Column{nn("id", s.Str(36)), nn("blob_id", s.Str(36)), nn("value", s.TextT)}, both...),
 			col("position", s.Int), col("status", s.Str(36))),
-		PrimaryKey:   []string{"id"},
-		ForeignKeys:  []s.ForeignKey{fk("blob_id", "artifact_blobs", "id")},
-		Indexes:      []s.Index{idx("artifact_blob_locations", "ix_artifact_blob_locations_blob_id", "blob_id")},
-		MySQLOptions: true,
+		PrimaryKey:  []string{"id"},
+		ForeignKeys: []s.ForeignKey{fk("blob_id", "artifact_blobs", "id")},
+		Indexes:     []s.Index{idx("artifact_blob_locations", "ix_artifact_blob_locations_blob_id", "blob_id")},
+		Options:     innoDB,
 	}
 	return []*s.Table{art, blobs, deps, props, tags, locs}
 }

@@ -1,6 +1,9 @@
 package migrations
 
-import s "github.com/glance-manage/glance-manage/migrate/schema"
+import (
+	"github.com/glance-manage/glance-manage/migrate/dialect"
+	s "github.com/glance-manage/glance-manage/migrate/schema"
+)
 
 // The visibility triggers keep images.is_public (written by pre-Ocata
 // services) and images.visibility (written by newer ones) in step between
@@ -109,46 +112,47 @@ BEGIN
         WHERE id = NEW.id AND NEW.is_public IS OLD.is_public AND NEW.visibility IS NOT OLD.visibility;
 END`
 
+// visibilityTriggerSQL is each backend's spelling of the two triggers
+// (create) and what, beyond the triggers, dropping them removes (drop).
+// Upstream installs them on MySQL only (and not for mariadb:// URLs);
+// here every backend gets them, so rolling upgrades work on all. A
+// backend missing here gets no triggers.
+var visibilityTriggerSQL = map[dialect.Backend]struct{ create, drop []s.Op }{
+	dialect.MySQL: {create: []s.Op{
+		s.CreateTrigger{Name: "insert_visibility", Table: "images", SQL: []string{mysqlInsertVisibility}},
+		s.CreateTrigger{Name: "update_visibility", Table: "images", SQL: []string{mysqlUpdateVisibility}},
+	}},
+	dialect.PostgreSQL: {create: []s.Op{
+		s.CreateTrigger{Name: "insert_visibility", Table: "images", SQL: []string{
+			"DROP FUNCTION IF EXISTS images_insert_visibility()", pgInsertVisibility,
+			"CREATE TRIGGER insert_visibility BEFORE INSERT ON images FOR EACH ROW EXECUTE FUNCTION images_insert_visibility()"}},
+		s.CreateTrigger{Name: "update_visibility", Table: "images", SQL: []string{
+			"DROP FUNCTION IF EXISTS images_update_visibility()", pgUpdateVisibility,
+			"CREATE TRIGGER update_visibility BEFORE UPDATE ON images FOR EACH ROW EXECUTE FUNCTION images_update_visibility()"}},
+	}, drop: []s.Op{
+		s.Exec{Desc: "drop the visibility trigger functions", SQL: []string{
+			"DROP FUNCTION IF EXISTS images_insert_visibility()",
+			"DROP FUNCTION IF EXISTS images_update_visibility()",
+		}, Skippable: true}, // IF EXISTS, and a build from scratch makes no functions
+	}},
+	dialect.SQLite: {create: []s.Op{
+		s.CreateTrigger{Name: "insert_visibility", Table: "images", SQL: []string{sqliteInsertVisibility}},
+		s.CreateTrigger{Name: "update_visibility", Table: "images", SQL: []string{sqliteUpdateVisibility}},
+	}},
+}
+
 // visibilityTriggers returns the operations that install the triggers on
-// dialect. Upstream installs them on MySQL only (and not for mariadb://
-// URLs); here every backend gets them, so rolling upgrades work on all.
-func visibilityTriggers(dialect string) []s.Op {
-	switch dialect {
-	case "mysql":
-		return []s.Op{
-			s.CreateTrigger{Name: "insert_visibility", Table: "images", SQL: []string{mysqlInsertVisibility}},
-			s.CreateTrigger{Name: "update_visibility", Table: "images", SQL: []string{mysqlUpdateVisibility}},
-		}
-	case "postgresql":
-		return []s.Op{
-			s.CreateTrigger{Name: "insert_visibility", Table: "images", SQL: []string{
-				"DROP FUNCTION IF EXISTS images_insert_visibility()", pgInsertVisibility,
-				"CREATE TRIGGER insert_visibility BEFORE INSERT ON images FOR EACH ROW EXECUTE FUNCTION images_insert_visibility()"}},
-			s.CreateTrigger{Name: "update_visibility", Table: "images", SQL: []string{
-				"DROP FUNCTION IF EXISTS images_update_visibility()", pgUpdateVisibility,
-				"CREATE TRIGGER update_visibility BEFORE UPDATE ON images FOR EACH ROW EXECUTE FUNCTION images_update_visibility()"}},
-		}
-	case "sqlite":
-		return []s.Op{
-			s.CreateTrigger{Name: "insert_visibility", Table: "images", SQL: []string{sqliteInsertVisibility}},
-			s.CreateTrigger{Name: "update_visibility", Table: "images", SQL: []string{sqliteUpdateVisibility}},
-		}
-	}
-	return nil
+// backend b.
+func visibilityTriggers(b dialect.Backend) []s.Op {
+	return visibilityTriggerSQL[b].create
 }
 
 // dropVisibilityTriggers removes them wherever they may be (a no-op when
 // the expand ran offline).
-func dropVisibilityTriggers(dialect string) []s.Op {
+func dropVisibilityTriggers(b dialect.Backend) []s.Op {
 	ops := []s.Op{
 		s.DropTrigger{Name: "insert_visibility", Table: "images"},
 		s.DropTrigger{Name: "update_visibility", Table: "images"},
 	}
-	if dialect == "postgresql" {
-		ops = append(ops, s.Exec{Desc: "drop the visibility trigger functions", SQL: []string{
-			"DROP FUNCTION IF EXISTS images_insert_visibility()",
-			"DROP FUNCTION IF EXISTS images_update_visibility()",
-		}, Skippable: true}) // IF EXISTS, and a build from scratch makes no functions
-	}
-	return ops
+	return append(ops, visibilityTriggerSQL[b].drop...)
 }

@@ -199,7 +199,7 @@ func (c *checker) privileges() error {
 }
 
 // revisionTables are the tables the revisions create with explicit
-// table options (schema.Table.MySQLOptions): those whose character set
+// MySQL table options (schema.Table.Options): those whose character set
 // they decide.
 func (c *checker) revisionTables() map[string]bool {
 	out := map[string]bool{}
@@ -207,7 +207,7 @@ func (c *checker) revisionTables() map[string]bool {
 		return out
 	}
 	for _, t := range c.p.Model.Tables() {
-		if t.MySQLOptions {
+		if t.Options[string(dialect.MySQL)] != "" {
 			out[t.Name] = true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -125,22 +126,7 @@ func run(t *testing.T, m *glance.Manager, o preflight.Options) *preflight.Report
 	return r
 }
 
-func firstDiff(a, b string) string {
-	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < max(len(x), len(y)); i++ {
-		var p, q string
-		if i < len(x) {
-			p = x[i]
-		}
-		if i < len(y) {
-			q = y[i]
-		}
-		if p != q {
-			return "before: " + p + "\nafter:  " + q
-		}
-	}
-	return ""
-}
+func firstDiff(want, got string) string { return glancetest.FirstDiff(want, got) }
 
 // want is a finding a case expects: its check and severity, and words
 // its message must contain.

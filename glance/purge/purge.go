@@ -229,6 +229,9 @@ type purger struct {
 	cutoff string
 	batch  int
 	target time.Duration // how long one batch should take
+	// single is the dialect when its database takes one writer at a
+	// time (SQLite): batches take the write lock first and pause after.
+	single dialect.SingleWriter
 }
 
 func run(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options, list []table) (res *Result, err error) {
@@ -254,8 +257,9 @@ func run(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options, list []t
 	defer conn.Close()
 	cut := Cutoff(o.Now, o.AgeInDays)
 	p := &purger{d: d, q: conn, conn: conn, o: o, cutoff: cut.Format(timeFormat), batch: min(DefaultBatchSize, o.BatchSize), target: BatchTarget}
-	if d.Name() == "sqlite" {
-		restore, err := sqliteSession(ctx, conn)
+	if sw, ok := d.(dialect.SingleWriter); ok {
+		p.single = sw
+		restore, err := sw.WriterSession(ctx, conn, sqliteCacheKiB)
 		if err != nil {
 			return nil, err
 		}
@@ -294,27 +298,6 @@ func run(ctx context.Context, db *sql.DB, d dialect.Dialect, o Options, list []t
 // them out (and syncs the journal) before its commit and reads them back.
 const sqliteCacheKiB = 64 * 1024
 
-// sqliteSession turns foreign-key enforcement on for conn and enlarges its
-// page cache, and returns a function that restores the previous settings
-// (the pool's connections keep foreign keys off for migrations).
-func sqliteSession(ctx context.Context, conn *sql.Conn) (func() error, error) {
-	var fk, cache int
-	if err := conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
-		return nil, err
-	}
-	if err := conn.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cache); err != nil {
-		return nil, err
-	}
-	set := fmt.Sprintf("PRAGMA foreign_keys = ON; PRAGMA cache_size = %d", -sqliteCacheKiB)
-	if _, err := conn.ExecContext(ctx, set); err != nil {
-		return nil, err
-	}
-	return func() error {
-		_, err := conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA foreign_keys = %d; PRAGMA cache_size = %d", fk, cache))
-		return err
-	}, nil
-}
-
 // args collects the arguments of one statement and renders their
 // placeholders.
 type args struct {
@@ -347,10 +330,7 @@ func (p *purger) sel(t table, a *args) (from, where, age, key string) {
 // textCast renders expr as text in the database's own format, so that it
 // can be passed back as an argument and compare equal.
 func (p *purger) textCast(expr string) string {
-	if p.d.Name() == "mysql" {
-		return "CAST(" + expr + " AS CHAR)"
-	}
-	return "CAST(" + expr + " AS TEXT)"
+	return p.d.CastText(expr)
 }
 
 func (p *purger) table(ctx context.Context, t table) (*TableResult, error) {
@@ -414,8 +394,8 @@ func (p *purger) byKey(ctx context.Context, t table, tr *TableResult, before str
 		return nil
 	}
 	if !t.strKey && !t.join {
-		if p.d.Name() == "postgresql" && !p.o.FixedBatch {
-			if done, err := p.byPages(ctx, t, tr, before, report); done || err != nil {
+		if pg, ok := p.d.(dialect.Pages); ok && !p.o.FixedBatch {
+			if done, err := p.byPages(ctx, pg, t, tr, before, report); done || err != nil {
 				return err
 			}
 		}
@@ -436,12 +416,12 @@ func (p *purger) byKey(ctx context.Context, t table, tr *TableResult, before str
 		if last != nil {
 			where += fmt.Sprintf(" AND %s > %s", key, a.add(last))
 		}
-		if p.d.Name() == "sqlite" && !t.join {
-			// Walk the primary key: unary + keeps SQLite's planner from
-			// scanning the deleted or deleted_at index instead and sorting
-			// (once per batch: quadratic on a large table).
-			where = strings.Replace(where, "t.deleted_at <", "+t.deleted_at <", 1)
-			where = strings.Replace(where, "t.deleted = TRUE", "+t.deleted = TRUE", 1)
+		if !t.join {
+			// Walk the primary key: keep a planner (SQLite's) from
+			// scanning the deleted or deleted_at index instead and
+			// sorting (once per batch: quadratic on a large table).
+			where = strings.Replace(where, "t.deleted_at <", p.d.KeyWalk("t.deleted_at")+" <", 1)
+			where = strings.Replace(where, "t.deleted = TRUE", p.d.KeyWalk("t.deleted")+" = TRUE", 1)
 		}
 		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT 1 OFFSET %d", key, from, where, key, p.batch-1)
 		ids, err := p.ids(ctx, t, q, a.list...)
@@ -527,11 +507,9 @@ func (p *purger) byKeySpace(ctx context.Context, t table, tr *TableResult, befor
 // to any table that grows) byPages does nothing and returns false, and the
 // key is walked instead. So is it with Options.FixedBatch, whose sizes are
 // rows.
-func (p *purger) byPages(ctx context.Context, t table, tr *TableResult, before string, report func(bool)) (bool, error) {
-	var pages, tuples, statPages float64
-	q := "SELECT pg_relation_size(c.oid) / current_setting('block_size')::int, c.reltuples, c.relpages " +
-		"FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)"
-	if err := p.q.QueryRowContext(ctx, q, t.name).Scan(&pages, &tuples, &statPages); err != nil {
+func (p *purger) byPages(ctx context.Context, pg dialect.Pages, t table, tr *TableResult, before string, report func(bool)) (bool, error) {
+	pages, tuples, statPages, err := pg.PageStats(ctx, p.q, t.name)
+	if err != nil {
 		return false, err
 	}
 	if tuples <= 0 || statPages <= 0 {
@@ -544,10 +522,9 @@ func (p *purger) byPages(ctx context.Context, t table, tr *TableResult, before s
 			return true, err
 		}
 		hi := min(lo+max(1, int64(float64(p.batch)/perPage)), int64(pages))
-		// Page numbers are integers this code computed: no quoting issue.
-		cond := fmt.Sprintf("ctid >= '(%d,0)'::tid AND ctid < '(%d,0)'::tid", lo, hi)
+		cond := pg.PageRange(lo, hi)
 		if hi == int64(pages) {
-			cond = fmt.Sprintf("ctid >= '(%d,0)'::tid", lo)
+			cond = pg.PageRange(lo, -1)
 		}
 		if err := p.exec(ctx, t, tr, []string{cond}, before, &args{d: p.d}); err != nil {
 			return true, err
@@ -690,14 +667,10 @@ func (p *purger) exec(ctx context.Context, t table, tr *TableResult, conds []str
 		}
 		b.WriteString(")")
 	} else {
-		// On SQLite, unary + keeps the planner on the key (see byKey).
-		plus := ""
-		if p.d.Name() == "sqlite" {
-			plus = "+"
-		}
-		fmt.Fprintf(&b, "%sdeleted_at < %s AND %sdeleted = TRUE", plus, ph, plus)
+		// Keep the planner on the key (see byKey).
+		fmt.Fprintf(&b, "%s < %s AND %s = TRUE", p.d.KeyWalk("deleted_at"), ph, p.d.KeyWalk("deleted"))
 		if before != "" {
-			fmt.Fprintf(&b, " AND %sdeleted_at < %s", plus, a.add(before))
+			fmt.Fprintf(&b, " AND %s < %s", p.d.KeyWalk("deleted_at"), a.add(before))
 		}
 		for _, r := range t.refs {
 			fmt.Fprintf(&b, " AND NOT EXISTS (SELECT 1 FROM %s c WHERE c.%s = %s.%s)", r.table, r.column, t.name, t.key)
@@ -705,7 +678,7 @@ func (p *purger) exec(ctx context.Context, t table, tr *TableResult, conds []str
 	}
 	res, took, err := p.execBatch(ctx, b.String(), a.list...)
 	if err != nil {
-		if isForeignKeyError(err) {
+		if p.isForeignKeyError(err) {
 			return &ReferenceError{Table: t.name, Err: err}
 		}
 		return fmt.Errorf("purging %s: %w", t.name, err)
@@ -718,7 +691,7 @@ func (p *purger) exec(ctx context.Context, t table, tr *TableResult, conds []str
 	tr.Batches++
 	tr.Longest = max(tr.Longest, took)
 	p.adapt(took)
-	if p.d.Name() == "sqlite" && !p.o.NoYield {
+	if p.single != nil && !p.o.NoYield {
 		// SQLite has no queue of waiting writers: a writer waiting
 		// for the database lock polls it and would rarely catch the
 		// moment between two batches. Pausing after each batch lets it
@@ -759,7 +732,7 @@ const sqliteWindow = 125 * time.Millisecond
 // batch's cost, and counting it would shrink the batches on a busy
 // database until per-commit overhead dominates.
 func (p *purger) execBatch(ctx context.Context, query string, args ...any) (sql.Result, time.Duration, error) {
-	if p.d.Name() != "sqlite" {
+	if p.single == nil {
 		began := time.Now()
 		if p.o.Fence == nil {
 			res, err := p.q.ExecContext(ctx, query, args...)
@@ -781,7 +754,7 @@ func (p *purger) execBatch(ctx context.Context, query string, args ...any) (sql.
 		}
 		return res, time.Since(began), err
 	}
-	if _, err := p.q.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := p.q.ExecContext(ctx, p.single.BeginWrite()); err != nil {
 		return nil, 0, err
 	}
 	began := time.Now()
@@ -857,12 +830,9 @@ func (p *purger) kept(ctx context.Context, t table, tr *TableResult) error {
 	return nil
 }
 
-// isForeignKeyError recognises a foreign-key violation on each backend:
-// MySQL error 1451, PostgreSQL SQLSTATE 23503, SQLite's
-// SQLITE_CONSTRAINT_FOREIGNKEY.
-func isForeignKeyError(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "FOREIGN KEY constraint failed") ||
-		strings.Contains(s, "Error 1451") || strings.Contains(s, "a foreign key constraint fails") ||
-		strings.Contains(s, "SQLSTATE 23503") || strings.Contains(s, "violates foreign key constraint")
+// isForeignKeyError recognises a foreign-key violation by the server's
+// error number (dialect.ForeignKeys).
+func (p *purger) isForeignKeyError(err error) bool {
+	fk, ok := p.d.(dialect.ForeignKeys)
+	return ok && fk.ForeignKeyViolation(err)
 }

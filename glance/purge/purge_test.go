@@ -103,22 +103,20 @@ func runStep(t *testing.T, tdb *testdb.DB, d dialect.Dialect, s step, log func(s
 // TestScenario runs the scenario's purges on every backend and checks the
 // rows left after each.
 func TestScenario(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			tdb, d := headDB(t, b)
-			insertFixture(t, tdb.SQL, d, time.Now())
-			for _, s := range scenario {
-				var logs []string
-				runStep(t, tdb, d, s, func(m string) { logs = append(logs, m) })
-				if got := show(remaining(t, tdb.SQL)); got != show(s.want) {
-					t.Fatalf("after %s:\n%swant:\n%s", s.name, got, show(s.want))
-				}
-				if !s.images && len(logs) != 12 || s.images && len(logs) != 2 {
-					t.Fatalf("after %s: log lines %q", s.name, logs)
-				}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		tdb, d := headDB(t, b)
+		insertFixture(t, tdb.SQL, d, time.Now())
+		for _, s := range scenario {
+			var logs []string
+			runStep(t, tdb, d, s, func(m string) { logs = append(logs, m) })
+			if got := show(remaining(t, tdb.SQL)); got != show(s.want) {
+				t.Fatalf("after %s:\n%swant:\n%s", s.name, got, show(s.want))
 			}
-		})
-	}
+			if !s.images && len(logs) != 12 || s.images && len(logs) != 2 {
+				t.Fatalf("after %s: log lines %q", s.name, logs)
+			}
+		}
+	})
 }
 
 func TestLogLines(t *testing.T) {
@@ -160,37 +158,35 @@ func TestMaxRowsZeroDeletesNothing(t *testing.T) {
 // foreign-key error when an old image still has child rows; we delete the
 // others, keep it and say why.
 func TestReferencedImagesAreKept(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			tdb, d := headDB(t, b)
-			now := time.Now()
-			insertFixture(t, tdb.SQL, d, now)
-			// A live tag and a recently deleted property on images deleted
-			// 200 and 190 days ago.
-			exec(t, tdb, d, "INSERT INTO image_tags (id, image_id, value, created_at, deleted) VALUES (?, ?, ?, ?, ?)", 100, "i-200", "keep", ts(now, 300), false)
-			exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)", 100, "i-190", "x", "y", ts(now, 300), ts(now, 3), true)
-			exec(t, tdb, d, "INSERT INTO image_members (id, image_id, member, can_share, created_at, deleted, status) VALUES (?, ?, ?, ?, ?, ?, ?)", 100, "i-190", "m", false, ts(now, 300), false, "pending")
-			res := runStep(t, tdb, d, step{images: true, age: 180, rows: -1}, nil)
-			got := remaining(t, tdb.SQL)["images"]
-			if want := "i-10 i-100 i-190 i-200 i-40 i-50 i-live i-revived"; strings.Join(got, " ") != want {
-				t.Fatalf("images left: %v; want %s", got, want)
-			}
-			tr := res.Tables[0]
-			// i-200 is still referenced by property 1, tags 1 and 100,
-			// location 1 and member 1 (deleted 45-48 days ago: not purged
-			// yet, or live); i-190 by properties 2, 3 and 100, tag 2 and
-			// member 100. KeptBy counts images per referencing table.
-			if tr.Deleted != 1 || tr.Kept != 2 || tr.KeptBy["image_tags"] != 2 || tr.KeptBy["image_properties"] != 2 || tr.KeptBy["image_members"] != 2 || tr.KeptBy["image_locations"] != 1 {
-				t.Fatalf("result %+v", tr)
-			}
-			// max_rows counts only images that can go: the next run with a
-			// limit makes progress past the kept ones.
-			res = runStep(t, tdb, d, step{images: true, age: 30, rows: 1}, nil)
-			if got := remaining(t, tdb.SQL)["images"]; strings.Join(got, " ") != "i-10 i-100 i-190 i-200 i-40 i-live i-revived" || res.Tables[0].Deleted != 1 {
-				t.Fatalf("images left: %v, result %+v", got, res.Tables[0])
-			}
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		tdb, d := headDB(t, b)
+		now := time.Now()
+		insertFixture(t, tdb.SQL, d, now)
+		// A live tag and a recently deleted property on images deleted
+		// 200 and 190 days ago.
+		exec(t, tdb, d, "INSERT INTO image_tags (id, image_id, value, created_at, deleted) VALUES (?, ?, ?, ?, ?)", 100, "i-200", "keep", ts(now, 300), false)
+		exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)", 100, "i-190", "x", "y", ts(now, 300), ts(now, 3), true)
+		exec(t, tdb, d, "INSERT INTO image_members (id, image_id, member, can_share, created_at, deleted, status) VALUES (?, ?, ?, ?, ?, ?, ?)", 100, "i-190", "m", false, ts(now, 300), false, "pending")
+		res := runStep(t, tdb, d, step{images: true, age: 180, rows: -1}, nil)
+		got := remaining(t, tdb.SQL)["images"]
+		if want := "i-10 i-100 i-190 i-200 i-40 i-50 i-live i-revived"; strings.Join(got, " ") != want {
+			t.Fatalf("images left: %v; want %s", got, want)
+		}
+		tr := res.Tables[0]
+		// i-200 is still referenced by property 1, tags 1 and 100,
+		// location 1 and member 1 (deleted 45-48 days ago: not purged
+		// yet, or live); i-190 by properties 2, 3 and 100, tag 2 and
+		// member 100. KeptBy counts images per referencing table.
+		if tr.Deleted != 1 || tr.Kept != 2 || tr.KeptBy["image_tags"] != 2 || tr.KeptBy["image_properties"] != 2 || tr.KeptBy["image_members"] != 2 || tr.KeptBy["image_locations"] != 1 {
+			t.Fatalf("result %+v", tr)
+		}
+		// max_rows counts only images that can go: the next run with a
+		// limit makes progress past the kept ones.
+		res = runStep(t, tdb, d, step{images: true, age: 30, rows: 1}, nil)
+		if got := remaining(t, tdb.SQL)["images"]; strings.Join(got, " ") != "i-10 i-100 i-190 i-200 i-40 i-live i-revived" || res.Tables[0].Deleted != 1 {
+			t.Fatalf("images left: %v, result %+v", got, res.Tables[0])
+		}
+	})
 }
 
 // liveImage inserts the live image "img", created 400 days before now,
@@ -252,66 +248,64 @@ func TestTasksWithInfoAreKept(t *testing.T) {
 // than a batch: exactly max_rows rows go, the oldest first, with ties at
 // the boundary broken arbitrarily but counted exactly.
 func TestLargeLimitAndTies(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			tdb, d := headDB(t, b)
-			now := time.Now()
-			liveImage(t, tdb, d, now)
-			// 40 rows: ages 100..61 days, except that rows 20-29 share
-			// the age 80.
-			for i := 0; i < 40; i++ {
-				age := float64(100 - i)
-				if i >= 20 && i < 30 {
-					age = 80
-				}
-				exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)", i+1, "img", fmt.Sprint("p", i), "v", ts(now, 300), ts(now, age), true)
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		tdb, d := headDB(t, b)
+		now := time.Now()
+		liveImage(t, tdb, d, now)
+		// 40 rows: ages 100..61 days, except that rows 20-29 share
+		// the age 80.
+		for i := 0; i < 40; i++ {
+			age := float64(100 - i)
+			if i >= 20 && i < 30 {
+				age = 80
 			}
-			var batches []int64
-			o := purge.Options{AgeInDays: 30, MaxRows: 25, BatchSize: 4, FixedBatch: true, Progress: func(p purge.Progress) {
-				if p.Table == "image_properties" && !p.Finished {
-					batches = append(batches, p.Deleted)
-				}
-			}}
-			res, err := purge.Rows(context.Background(), tdb.SQL, d, o)
-			if err != nil {
-				t.Fatal(err)
+			exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)", i+1, "img", fmt.Sprint("p", i), "v", ts(now, 300), ts(now, age), true)
+		}
+		var batches []int64
+		o := purge.Options{AgeInDays: 30, MaxRows: 25, BatchSize: 4, FixedBatch: true, Progress: func(p purge.Progress) {
+			if p.Table == "image_properties" && !p.Finished {
+				batches = append(batches, p.Deleted)
 			}
-			props := res.Tables[1]
-			if props.Table != "image_properties" || props.Deleted != 25 || props.Batches < 7 {
-				t.Fatalf("result %+v", props)
+		}}
+		res, err := purge.Rows(context.Background(), tdb.SQL, d, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		props := res.Tables[1]
+		if props.Table != "image_properties" || props.Deleted != 25 || props.Batches < 7 {
+			t.Fatalf("result %+v", props)
+		}
+		left := remaining(t, tdb.SQL)["image_properties"]
+		// Rows 1-20 (ages 100-81) must be gone, rows 31-40 (ages
+		// 70-61) kept, and 5 of the 10 tied rows gone.
+		keep := map[string]bool{}
+		for _, id := range left {
+			keep[id] = true
+		}
+		tied := 0
+		for i := 1; i <= 40; i++ {
+			id := fmt.Sprint(i)
+			switch {
+			case i <= 20 && keep[id]:
+				t.Fatalf("row %s (older than the 25th) kept", id)
+			case i > 30 && !keep[id]:
+				t.Fatalf("row %s (younger than the 25th) deleted", id)
+			case i > 20 && i <= 30 && keep[id]:
+				tied++
 			}
-			left := remaining(t, tdb.SQL)["image_properties"]
-			// Rows 1-20 (ages 100-81) must be gone, rows 31-40 (ages
-			// 70-61) kept, and 5 of the 10 tied rows gone.
-			keep := map[string]bool{}
-			for _, id := range left {
-				keep[id] = true
-			}
-			tied := 0
-			for i := 1; i <= 40; i++ {
-				id := fmt.Sprint(i)
-				switch {
-				case i <= 20 && keep[id]:
-					t.Fatalf("row %s (older than the 25th) kept", id)
-				case i > 30 && !keep[id]:
-					t.Fatalf("row %s (younger than the 25th) deleted", id)
-				case i > 20 && i <= 30 && keep[id]:
-					tied++
-				}
-			}
-			if tied != 5 {
-				t.Fatalf("%d tied rows kept, want 5", tied)
-			}
-			if len(batches) == 0 || batches[len(batches)-1] != 25 {
-				t.Fatalf("progress %v", batches)
-			}
-			// Fewer eligible rows than max_rows: all of them go.
-			res, err = purge.Rows(context.Background(), tdb.SQL, d, purge.Options{AgeInDays: 30, MaxRows: 1000, BatchSize: 4, FixedBatch: true})
-			if err != nil || res.Tables[1].Deleted != 15 {
-				t.Fatalf("second run: %+v, %v", res, err)
-			}
-		})
-	}
+		}
+		if tied != 5 {
+			t.Fatalf("%d tied rows kept, want 5", tied)
+		}
+		if len(batches) == 0 || batches[len(batches)-1] != 25 {
+			t.Fatalf("progress %v", batches)
+		}
+		// Fewer eligible rows than max_rows: all of them go.
+		res, err = purge.Rows(context.Background(), tdb.SQL, d, purge.Options{AgeInDays: 30, MaxRows: 1000, BatchSize: 4, FixedBatch: true})
+		if err != nil || res.Tables[1].Deleted != 15 {
+			t.Fatalf("second run: %+v, %v", res, err)
+		}
+	})
 }
 
 // TestAllInBatches checks max_rows -1 over more rows than a batch, with
@@ -383,29 +377,27 @@ func TestAllInBatches(t *testing.T) {
 // walked in a few batches, not one per batch of missing keys, and every
 // eligible row on both sides of the jump goes.
 func TestKeyGaps(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			tdb, d := headDB(t, b)
-			now := time.Now()
-			liveImage(t, tdb, d, now)
-			for _, base := range []int64{0, 100000} {
-				for i := int64(1); i <= 40; i++ {
-					exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)",
-						base+i, "img", fmt.Sprint("p", base+i), "v", ts(now, 300), ts(now, 40), true)
-				}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		tdb, d := headDB(t, b)
+		now := time.Now()
+		liveImage(t, tdb, d, now)
+		for _, base := range []int64{0, 100000} {
+			for i := int64(1); i <= 40; i++ {
+				exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)",
+					base+i, "img", fmt.Sprint("p", base+i), "v", ts(now, 300), ts(now, 40), true)
 			}
-			res, err := purge.Rows(context.Background(), tdb.SQL, d, purge.Options{AgeInDays: 30, MaxRows: -1, BatchSize: 100, FixedBatch: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p := res.Tables[1]; p.Deleted != 80 || p.Batches > 4 {
-				t.Fatalf("image_properties: %+v, want 80 rows deleted in at most 4 batches", p)
-			}
-			if n := len(remaining(t, tdb.SQL)["image_properties"]); n != 0 {
-				t.Fatalf("%d rows left", n)
-			}
-		})
-	}
+		}
+		res, err := purge.Rows(context.Background(), tdb.SQL, d, purge.Options{AgeInDays: 30, MaxRows: -1, BatchSize: 100, FixedBatch: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := res.Tables[1]; p.Deleted != 80 || p.Batches > 4 {
+			t.Fatalf("image_properties: %+v, want 80 rows deleted in at most 4 batches", p)
+		}
+		if n := len(remaining(t, tdb.SQL)["image_properties"]); n != 0 {
+			t.Fatalf("%d rows left", n)
+		}
+	})
 }
 
 // TestSQLiteForeignKeys: the purge enforces foreign keys on its SQLite

@@ -34,47 +34,45 @@ func refDB(t *testing.T, b testdb.Backend) (*testdb.DB, dialect.Dialect) {
 // table. The only allowed difference is the revived rows (deleted =
 // false with an old deleted_at), which upstream purges and we keep.
 func TestScenarioAgainstReference(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			ref, d := refDB(t, b)
-			ours, _ := refDB(t, b)
-			now := time.Now()
-			insertFixture(t, ref.SQL, d, now)
-			insertFixture(t, ours.SQL, d, now)
-			for _, s := range scenario {
-				cmd := "purge"
-				if s.images {
-					cmd = "purge_images_table"
-				}
-				out, errOut, code := testdb.RunReference(t, ref.URL, append([]string{"db", cmd}, s.args...)...)
-				if code != 0 {
-					t.Fatalf("reference %s: exit %d\n%s\n%s", s.name, code, out, errOut)
-				}
-				runStep(t, ours, d, s, nil)
-				got, want := remaining(t, ours.SQL), remaining(t, ref.SQL)
-				for _, tbl := range purgedTables {
-					extra := setDiff(got[tbl], want[tbl])
-					if missing := setDiff(want[tbl], got[tbl]); len(missing) > 0 {
-						t.Errorf("after %s: %s: we deleted %v, which the reference kept", s.name, tbl, missing)
-					}
-					if bad := setDiff(extra, revivedRows[tbl]); len(bad) > 0 {
-						t.Errorf("after %s: %s: we kept %v, which the reference deleted", s.name, tbl, bad)
-					}
-				}
-				if t.Failed() {
-					t.Fatalf("ours:\n%sreference:\n%s", show(got), show(want))
-				}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		ref, d := refDB(t, b)
+		ours, _ := refDB(t, b)
+		now := time.Now()
+		insertFixture(t, ref.SQL, d, now)
+		insertFixture(t, ours.SQL, d, now)
+		for _, s := range scenario {
+			cmd := "purge"
+			if s.images {
+				cmd = "purge_images_table"
 			}
-			// The difference was exercised: the reference purged every
-			// revived row, we kept them all.
+			out, errOut, code := testdb.RunReference(t, ref.URL, append([]string{"db", cmd}, s.args...)...)
+			if code != 0 {
+				t.Fatalf("reference %s: exit %d\n%s\n%s", s.name, code, out, errOut)
+			}
+			runStep(t, ours, d, s, nil)
 			got, want := remaining(t, ours.SQL), remaining(t, ref.SQL)
-			for tbl, ids := range revivedRows {
-				if len(setDiff(ids, got[tbl])) > 0 || len(setDiff(ids, want[tbl])) != len(ids) {
-					t.Errorf("%s: revived %v: ours %v, reference %v", tbl, ids, got[tbl], want[tbl])
+			for _, tbl := range purgedTables {
+				extra := setDiff(got[tbl], want[tbl])
+				if missing := setDiff(want[tbl], got[tbl]); len(missing) > 0 {
+					t.Errorf("after %s: %s: we deleted %v, which the reference kept", s.name, tbl, missing)
+				}
+				if bad := setDiff(extra, revivedRows[tbl]); len(bad) > 0 {
+					t.Errorf("after %s: %s: we kept %v, which the reference deleted", s.name, tbl, bad)
 				}
 			}
-		})
-	}
+			if t.Failed() {
+				t.Fatalf("ours:\n%sreference:\n%s", show(got), show(want))
+			}
+		}
+		// The difference was exercised: the reference purged every
+		// revived row, we kept them all.
+		got, want := remaining(t, ours.SQL), remaining(t, ref.SQL)
+		for tbl, ids := range revivedRows {
+			if len(setDiff(ids, got[tbl])) > 0 || len(setDiff(ids, want[tbl])) != len(ids) {
+				t.Errorf("%s: revived %v: ours %v, reference %v", tbl, ids, got[tbl], want[tbl])
+			}
+		}
+	})
 }
 
 // TestReferencedImageAgainstReference pins the case where we deliberately

@@ -178,6 +178,9 @@ func (a *app) coreCommands() []pair {
 				if err := a.backupTo(ctx, s, syncBackup); err != nil {
 					return err
 				}
+				if v == "" {
+					a.warnBeyondRelease(ctx, s, s.mgr.Graph().Heads(), "glance-manage db sync %[2]s")
+				}
 				return a.sync(ctx, s, v)
 			})(cmd, args)
 		}, func(c *cobra.Command) {
@@ -198,7 +201,12 @@ func (a *app) coreCommands() []pair {
 				v = "heads"
 			}
 			return a.withDBChecked(func(s *session) *preflightRun { return upgradePreflight(s, v) },
-				func(ctx context.Context, s *session, _ []string) error { return a.upgrade(ctx, s, v) })(cmd, args)
+				func(ctx context.Context, s *session, _ []string) error {
+					if v == "heads" {
+						a.warnBeyondRelease(ctx, s, s.mgr.Graph().Heads(), "glance-manage db upgrade --version %[2]s")
+					}
+					return a.upgrade(ctx, s, v)
+				})(cmd, args)
 		}, func(c *cobra.Command) {
 			versionFlag(&upgradeVersion, "")(c)
 			upgradePlan.register(c)
@@ -223,6 +231,7 @@ func (a *app) coreCommands() []pair {
 				if err := a.backupTo(ctx, s, expandBackup); err != nil {
 					return err
 				}
+				a.warnBeyondRelease(ctx, s, []string{s.mgr.ExpandHead()}, "glance-manage db upgrade --version %[1]s")
 				return a.expand(ctx, s, true)
 			})(cmd, args)
 		}, func(c *cobra.Command) {
@@ -241,6 +250,7 @@ func (a *app) coreCommands() []pair {
 				return a.plan(cmd.Context(), "contract", "", &contractPlan, "")
 			}
 			return a.withDBChecked(func(s *session) *preflightRun { return phasePreflight(s, s.mgr.ContractHead()) }, func(ctx context.Context, s *session, _ []string) error {
+				a.warnBeyondRelease(ctx, s, []string{s.mgr.ContractHead()}, "glance-manage db upgrade --version %[2]s")
 				return a.contract(ctx, s, true)
 			})(cmd, args)
 		}, func(c *cobra.Command) {

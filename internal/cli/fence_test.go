@@ -216,91 +216,89 @@ func TestBrokenLockLosesNoWrite(t *testing.T) {
 //     commits by itself, the run stops before the statement.
 func TestBrokenLockStopsRun(t *testing.T) {
 	bin := buildTool(t)
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			pending := func(db *testdb.DB) int {
-				t.Helper()
-				var n int
-				if err := db.SQL.QueryRow("SELECT COUNT(*) FROM images WHERE visibility IS NULL").Scan(&n); err != nil {
-					t.Fatal(err)
-				}
-				return n
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		pending := func(db *testdb.DB) int {
+			t.Helper()
+			var n int
+			if err := db.SQL.QueryRow("SELECT COUNT(*) FROM images WHERE visibility IS NULL").Scan(&n); err != nil {
+				t.Fatal(err)
 			}
-			t.Run("between data-migration batches", func(t *testing.T) {
-				db := testdb.New(t, b)
-				seedMitaka(t, db, 3000)
-				mustCLI(t, db.URL, "db", "expand")
-				r := launch(t, "db migrate", bin, db.URL, nil, "batch:ocata_migrate01_community_images#2", "db", "migrate")
-				until(t, "the second batch", func() bool { return r.paused(1) || r.exited() }, r)
-				if r.exited() {
-					t.Fatalf("db migrate ended (exit %d) before its second batch:\n%s", r.wait(), r.stderr())
-				}
-				before := pending(db)
-				if before == 0 || before == 3000 {
-					t.Fatalf("%d rows pending after the first batch", before)
-				}
-				if out := runTool(t, bin, db.URL, "db", "lock", "break", "--force"); !strings.Contains(out, "Broke the migration lock") {
-					t.Fatalf("db lock break --force:\n%s", out)
-				}
-				r.resume(1)
-				if code := r.wait(); code != 1 || !r.said("lost the migration lock") {
-					t.Errorf("db migrate: exit %d; want 1, saying it lost the migration lock:\n%s", code, r.stderr())
-				}
-				if after := pending(db); after != before {
-					t.Errorf("%d rows were migrated after the lock was broken", before-after)
-				}
-				if out := runTool(t, bin, db.URL, "db", "lock", "show"); !strings.Contains(out, "free") {
-					t.Errorf("db lock show afterwards:\n%s", out)
-				}
-				mustCLI(t, db.URL, "db", "migrate")
-				if n := pending(db); n != 0 {
-					t.Errorf("%d rows pending after db migrate ran again", n)
-				}
-			})
-			t.Run("inside a revision", func(t *testing.T) {
-				db := testdb.New(t, b)
-				seedMitaka(t, db, 100)
-				r := launch(t, "db sync", bin, db.URL, nil, "stmt:visibility;start:pike_expand01", "db", "sync")
-				until(t, "ocata_expand01's first statement", func() bool { return r.paused(1) || r.exited() }, r)
-				brk := launch(t, "db lock break", bin, db.URL, nil, "", "db", "lock", "break", "--force")
-				if b != testdb.MySQL {
-					// The revision's transaction holds the lock's row:
-					// the break waits for it.
-					r.resume(1)
-				} else {
-					brk.wait()
-					r.resume(1)
-				}
-				until(t, "db sync to stop or reach pike_expand01", func() bool { return r.paused(2) || r.exited() }, r, brk)
-				if code := brk.wait(); code != 0 || !strings.Contains(brk.stdout.String(), "Broke the migration lock") {
-					t.Fatalf("db lock break --force: exit %d\n%s\n%s", code, brk.stdout.String(), brk.stderr())
-				}
-				r.resume(2)
-				if code := r.wait(); code != 1 || !r.said("lost the migration lock") {
-					t.Errorf("db sync: exit %d; want 1, saying it lost the migration lock:\n%s", code, r.stderr())
-				}
-				heads, err := dialect.Strings(context.Background(), db.SQL, "SELECT version_num FROM alembic_version")
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := "ocata_expand01" // the transaction the break waited for
-				if b == testdb.MySQL {
-					want = "mitaka02" // stopped before its first statement
-				}
-				if len(heads) != 1 || heads[0] != want {
-					t.Errorf("alembic_version after the break: %v; want [%s]", heads, want)
-				}
-				if out := runTool(t, bin, db.URL, "db", "lock", "show"); !strings.Contains(out, "free") {
-					t.Errorf("db lock show afterwards:\n%s", out)
-				}
-				mustCLI(t, db.URL, "db", "sync")
-				assertHead(context.Background(), t, db)
-				if _, _, code := runCLI(t, db.URL, "db", "check"); code != 0 {
-					t.Errorf("db check after db sync ran again: exit %d", code)
-				}
-			})
+			return n
+		}
+		t.Run("between data-migration batches", func(t *testing.T) {
+			db := testdb.New(t, b)
+			seedMitaka(t, db, 3000)
+			mustCLI(t, db.URL, "db", "expand")
+			r := launch(t, "db migrate", bin, db.URL, nil, "batch:ocata_migrate01_community_images#2", "db", "migrate")
+			until(t, "the second batch", func() bool { return r.paused(1) || r.exited() }, r)
+			if r.exited() {
+				t.Fatalf("db migrate ended (exit %d) before its second batch:\n%s", r.wait(), r.stderr())
+			}
+			before := pending(db)
+			if before == 0 || before == 3000 {
+				t.Fatalf("%d rows pending after the first batch", before)
+			}
+			if out := runTool(t, bin, db.URL, "db", "lock", "break", "--force"); !strings.Contains(out, "Broke the migration lock") {
+				t.Fatalf("db lock break --force:\n%s", out)
+			}
+			r.resume(1)
+			if code := r.wait(); code != 1 || !r.said("lost the migration lock") {
+				t.Errorf("db migrate: exit %d; want 1, saying it lost the migration lock:\n%s", code, r.stderr())
+			}
+			if after := pending(db); after != before {
+				t.Errorf("%d rows were migrated after the lock was broken", before-after)
+			}
+			if out := runTool(t, bin, db.URL, "db", "lock", "show"); !strings.Contains(out, "free") {
+				t.Errorf("db lock show afterwards:\n%s", out)
+			}
+			mustCLI(t, db.URL, "db", "migrate")
+			if n := pending(db); n != 0 {
+				t.Errorf("%d rows pending after db migrate ran again", n)
+			}
 		})
-	}
+		t.Run("inside a revision", func(t *testing.T) {
+			db := testdb.New(t, b)
+			seedMitaka(t, db, 100)
+			r := launch(t, "db sync", bin, db.URL, nil, "stmt:visibility;start:pike_expand01", "db", "sync")
+			until(t, "ocata_expand01's first statement", func() bool { return r.paused(1) || r.exited() }, r)
+			brk := launch(t, "db lock break", bin, db.URL, nil, "", "db", "lock", "break", "--force")
+			if b != testdb.MySQL {
+				// The revision's transaction holds the lock's row:
+				// the break waits for it.
+				r.resume(1)
+			} else {
+				brk.wait()
+				r.resume(1)
+			}
+			until(t, "db sync to stop or reach pike_expand01", func() bool { return r.paused(2) || r.exited() }, r, brk)
+			if code := brk.wait(); code != 0 || !strings.Contains(brk.stdout.String(), "Broke the migration lock") {
+				t.Fatalf("db lock break --force: exit %d\n%s\n%s", code, brk.stdout.String(), brk.stderr())
+			}
+			r.resume(2)
+			if code := r.wait(); code != 1 || !r.said("lost the migration lock") {
+				t.Errorf("db sync: exit %d; want 1, saying it lost the migration lock:\n%s", code, r.stderr())
+			}
+			heads, err := dialect.Strings(context.Background(), db.SQL, "SELECT version_num FROM alembic_version")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "ocata_expand01" // the transaction the break waited for
+			if b == testdb.MySQL {
+				want = "mitaka02" // stopped before its first statement
+			}
+			if len(heads) != 1 || heads[0] != want {
+				t.Errorf("alembic_version after the break: %v; want [%s]", heads, want)
+			}
+			if out := runTool(t, bin, db.URL, "db", "lock", "show"); !strings.Contains(out, "free") {
+				t.Errorf("db lock show afterwards:\n%s", out)
+			}
+			mustCLI(t, db.URL, "db", "sync")
+			assertHead(context.Background(), t, db)
+			if _, _, code := runCLI(t, db.URL, "db", "check"); code != 0 {
+				t.Errorf("db check after db sync ran again: exit %d", code)
+			}
+		})
+	})
 }
 
 // TestBrokenLockAcrossGaleraNodes: a lock broken through the other node

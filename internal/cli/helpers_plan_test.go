@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"fmt"
-	"os"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,46 +48,15 @@ func mustCLI(t *testing.T, url string, args ...string) string {
 // golden compares got with testdata/<name>, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/cli -run %s -update to create it)", err, t.Name())
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run go test -update to accept):\n%s", path, firstDiff(string(want), got))
-	}
+	glancetest.Golden(t, filepath.Join("testdata", name), "output", got, *update)
 }
 
 // firstDiff shows the first differing line and a little context.
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, wl, gl)
-		}
-	}
-	return "(no line differs)"
-}
+func firstDiff(want, got string) string { return glancetest.FirstDiff(want, got) }
 
 func schemaOf(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := schemadump.Dump(context.Background(), db.SQL, string(db.Backend))
+	s, err := schemadump.Dump(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +65,7 @@ func schemaOf(t *testing.T, db *testdb.DB) string {
 
 func snapshotOf(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := snapshot.Take(context.Background(), db.SQL, string(db.Backend))
+	s, err := snapshot.Take(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}

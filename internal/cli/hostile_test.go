@@ -60,7 +60,7 @@ func errorLines(stderr string) []string {
 
 func state(t *testing.T, db *testdb.DB) string {
 	t.Helper()
-	s, err := snapshot.Take(context.Background(), db.SQL, string(db.Backend))
+	s, err := snapshot.Take(context.Background(), db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}

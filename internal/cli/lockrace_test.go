@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"io"
 	"os"
 	"os/exec"
@@ -24,13 +25,7 @@ import (
 
 func buildTool(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "glance-manage")
-	out, err := exec.Command("go", "build", "-tags", "crashtest", "-o", bin,
-		"github.com/glance-manage/glance-manage/cmd/glance-manage").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return glancetest.CrashBinary(t)
 }
 
 // proc is a running glance-manage.
@@ -110,157 +105,155 @@ func pauseEnv(dir string, at int) []string {
 
 func TestLockBetweenProcesses(t *testing.T) {
 	bin := buildTool(t)
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			ctx := context.Background()
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		ctx := context.Background()
 
-			t.Run("second runner waits, gives up, then succeeds", func(t *testing.T) {
-				db := testdb.New(t, b)
-				dir := t.TempDir()
-				a := start(t, bin, db.URL, pauseEnv(dir, 3), "db", "sync")
-				waitFile(t, filepath.Join(dir, "paused"))
+		t.Run("second runner waits, gives up, then succeeds", func(t *testing.T) {
+			db := testdb.New(t, b)
+			dir := t.TempDir()
+			a := start(t, bin, db.URL, pauseEnv(dir, 3), "db", "sync")
+			waitFile(t, filepath.Join(dir, "paused"))
 
-				// A runner that may not wait long gives up with a clear
-				// message; the database is left to the first.
-				quick := start(t, bin, db.URL, nil, "--lock-timeout", "1s", "db", "sync")
-				code, stderr := quick.wait()
-				if code != 1 || !strings.Contains(stderr, "gave up waiting for the migration lock") || !strings.Contains(stderr, "db sync, pid") {
-					t.Fatalf("impatient runner: exit %d\n%s", code, stderr)
-				}
-				// A patient one says it waits, then runs once the first is done.
-				patient := start(t, bin, db.URL, nil, "--lock-timeout", "-1", "db", "sync")
-				patient.waitLine(t, "Waiting for the migration lock")
-				if err := os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				if code, stderr := a.wait(); code != 0 {
-					t.Fatalf("first runner: exit %d\n%s", code, stderr)
-				}
-				if code, stderr := patient.wait(); code != 0 || !strings.Contains(patient.stdout.String(), "up to date") {
-					t.Fatalf("second runner: exit %d\n%s\n%s", code, patient.stdout.String(), stderr)
-				}
-				assertHead(ctx, t, db)
-			})
+			// A runner that may not wait long gives up with a clear
+			// message; the database is left to the first.
+			quick := start(t, bin, db.URL, nil, "--lock-timeout", "1s", "db", "sync")
+			code, stderr := quick.wait()
+			if code != 1 || !strings.Contains(stderr, "gave up waiting for the migration lock") || !strings.Contains(stderr, "db sync, pid") {
+				t.Fatalf("impatient runner: exit %d\n%s", code, stderr)
+			}
+			// A patient one says it waits, then runs once the first is done.
+			patient := start(t, bin, db.URL, nil, "--lock-timeout", "-1", "db", "sync")
+			patient.waitLine(t, "Waiting for the migration lock")
+			if err := os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if code, stderr := a.wait(); code != 0 {
+				t.Fatalf("first runner: exit %d\n%s", code, stderr)
+			}
+			if code, stderr := patient.wait(); code != 0 || !strings.Contains(patient.stdout.String(), "up to date") {
+				t.Fatalf("second runner: exit %d\n%s\n%s", code, patient.stdout.String(), stderr)
+			}
+			assertHead(ctx, t, db)
+		})
 
-			t.Run("killed runner is taken over", func(t *testing.T) {
-				db := testdb.New(t, b)
-				dir := t.TempDir()
-				a := start(t, bin, db.URL, pauseEnv(dir, 2), "db", "sync")
-				waitFile(t, filepath.Join(dir, "paused"))
-				out := runTool(t, bin, db.URL, "db", "lock", "show")
-				if !strings.Contains(out, "running on this host") {
-					t.Fatalf("db lock show while held:\n%s", out)
-				}
-				if out := runTool(t, bin, db.URL, "db", "check", "--format", "json"); !strings.Contains(out, `"command": "db sync"`) || !strings.Contains(out, `"process": "running"`) {
-					t.Fatalf("db check --format json while held:\n%s", out)
-				}
-				if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-				a.wait()
-				out = runTool(t, bin, db.URL, "db", "lock", "show")
-				if !strings.Contains(out, "gone") || !strings.Contains(out, "stale") {
-					t.Fatalf("db lock show after the kill:\n%s", out)
-				}
-				b2 := start(t, bin, db.URL, nil, "db", "sync")
-				code, stderr := b2.wait()
-				if code != 0 || !strings.Contains(stderr, "took over the migration lock") {
-					t.Fatalf("re-run: exit %d\n%s", code, stderr)
-				}
-				assertHead(ctx, t, db)
-			})
+		t.Run("killed runner is taken over", func(t *testing.T) {
+			db := testdb.New(t, b)
+			dir := t.TempDir()
+			a := start(t, bin, db.URL, pauseEnv(dir, 2), "db", "sync")
+			waitFile(t, filepath.Join(dir, "paused"))
+			out := runTool(t, bin, db.URL, "db", "lock", "show")
+			if !strings.Contains(out, "running on this host") {
+				t.Fatalf("db lock show while held:\n%s", out)
+			}
+			if out := runTool(t, bin, db.URL, "db", "check", "--format", "json"); !strings.Contains(out, `"command": "db sync"`) || !strings.Contains(out, `"process": "running"`) {
+				t.Fatalf("db check --format json while held:\n%s", out)
+			}
+			if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			a.wait()
+			out = runTool(t, bin, db.URL, "db", "lock", "show")
+			if !strings.Contains(out, "gone") || !strings.Contains(out, "stale") {
+				t.Fatalf("db lock show after the kill:\n%s", out)
+			}
+			b2 := start(t, bin, db.URL, nil, "db", "sync")
+			code, stderr := b2.wait()
+			if code != 0 || !strings.Contains(stderr, "took over the migration lock") {
+				t.Fatalf("re-run: exit %d\n%s", code, stderr)
+			}
+			assertHead(ctx, t, db)
+		})
 
-			t.Run("SIGTERM stops at a safe point", func(t *testing.T) {
-				db := testdb.New(t, b)
-				dir := t.TempDir()
-				a := start(t, bin, db.URL, pauseEnv(dir, 3), "db", "sync")
-				waitFile(t, filepath.Join(dir, "paused"))
-				if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-					t.Fatal(err)
-				}
+		t.Run("SIGTERM stops at a safe point", func(t *testing.T) {
+			db := testdb.New(t, b)
+			dir := t.TempDir()
+			a := start(t, bin, db.URL, pauseEnv(dir, 3), "db", "sync")
+			waitFile(t, filepath.Join(dir, "paused"))
+			if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, stderr := a.wait()
+			if code == 0 || !strings.Contains(stderr, "interrupted; stopped at a safe point") || !strings.Contains(stderr, "Run `glance-manage db sync` again") {
+				t.Fatalf("interrupted run: exit %d\n%s", code, stderr)
+			}
+			out := runTool(t, bin, db.URL, "db", "lock", "show")
+			if !strings.Contains(out, "free") {
+				t.Fatalf("lock after the interrupted run:\n%s", out)
+			}
+			if out := runTool(t, bin, db.URL, "db", "sync"); !strings.Contains(out, "synced successfully") {
+				t.Fatalf("re-run:\n%s", out)
+			}
+			assertHead(ctx, t, db)
+		})
+
+		t.Run("break a live lock", func(t *testing.T) {
+			db := testdb.New(t, b)
+			dir := t.TempDir()
+			a := start(t, bin, db.URL, pauseEnv(dir, 3), "db", "sync")
+			waitFile(t, filepath.Join(dir, "paused"))
+			out := runTool(t, bin, db.URL, "db", "lock", "break")
+			if !strings.Contains(out, "probably still working") {
+				t.Fatalf("break without --force:\n%s", out)
+			}
+			if b != testdb.MySQL {
+				// The paused run is inside a transaction that
+				// confirmed the lock (SQLite: the file's write lock;
+				// PostgreSQL: the lease row's): the break waits for
+				// it. The run stops before its next change after the
+				// break, or finds the lock gone when it releases it;
+				// either way it says so and exits non-zero. On SQLite,
+				// where a waiting writer polls, the run may also finish
+				// first: the break then finds the lock free, or gone
+				// by the time it deletes it, and breaks nothing.
+				brk := start(t, bin, db.URL, nil, "db", "lock", "break", "--force")
 				if err := os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644); err != nil {
 					t.Fatal(err)
 				}
 				code, stderr := a.wait()
-				if code == 0 || !strings.Contains(stderr, "interrupted; stopped at a safe point") || !strings.Contains(stderr, "Run `glance-manage db sync` again") {
-					t.Fatalf("interrupted run: exit %d\n%s", code, stderr)
+				bcode, berr := brk.wait()
+				late := strings.Contains(brk.stdout.String(), "nothing to break") || strings.Contains(berr, "changed hands")
+				if (code == 0 || !strings.Contains(stderr, "lost the migration lock")) && !(late && code == 0) {
+					t.Fatalf("broken runner: exit %d\n%s\nthe break: exit %d, %s%s", code, stderr, bcode, brk.stdout.String(), berr)
 				}
-				out := runTool(t, bin, db.URL, "db", "lock", "show")
-				if !strings.Contains(out, "free") {
-					t.Fatalf("lock after the interrupted run:\n%s", out)
+			} else {
+				out = runTool(t, bin, db.URL, "db", "lock", "break", "--force")
+				if !strings.Contains(out, "Broke the migration lock") {
+					t.Fatalf("break --force:\n%s", out)
 				}
-				if out := runTool(t, bin, db.URL, "db", "sync"); !strings.Contains(out, "synced successfully") {
-					t.Fatalf("re-run:\n%s", out)
+				// The broken runner notices at its next heartbeat (a
+				// third of the 1s lease), then stops once resumed.
+				time.Sleep(time.Second)
+				if err := os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644); err != nil {
+					t.Fatal(err)
 				}
-				assertHead(ctx, t, db)
-			})
-
-			t.Run("break a live lock", func(t *testing.T) {
-				db := testdb.New(t, b)
-				dir := t.TempDir()
-				a := start(t, bin, db.URL, pauseEnv(dir, 3), "db", "sync")
-				waitFile(t, filepath.Join(dir, "paused"))
-				out := runTool(t, bin, db.URL, "db", "lock", "break")
-				if !strings.Contains(out, "probably still working") {
-					t.Fatalf("break without --force:\n%s", out)
+				code, stderr := a.wait()
+				if code == 0 || !strings.Contains(stderr, "lost the migration lock") {
+					t.Fatalf("broken runner: exit %d\n%s", code, stderr)
 				}
-				if b != testdb.MySQL {
-					// The paused run is inside a transaction that
-					// confirmed the lock (SQLite: the file's write lock;
-					// PostgreSQL: the lease row's): the break waits for
-					// it. The run stops before its next change after the
-					// break, or finds the lock gone when it releases it;
-					// either way it says so and exits non-zero. On SQLite,
-					// where a waiting writer polls, the run may also finish
-					// first: the break then finds the lock free, or gone
-					// by the time it deletes it, and breaks nothing.
-					brk := start(t, bin, db.URL, nil, "db", "lock", "break", "--force")
-					if err := os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					code, stderr := a.wait()
-					bcode, berr := brk.wait()
-					late := strings.Contains(brk.stdout.String(), "nothing to break") || strings.Contains(berr, "changed hands")
-					if (code == 0 || !strings.Contains(stderr, "lost the migration lock")) && !(late && code == 0) {
-						t.Fatalf("broken runner: exit %d\n%s\nthe break: exit %d, %s%s", code, stderr, bcode, brk.stdout.String(), berr)
-					}
-				} else {
-					out = runTool(t, bin, db.URL, "db", "lock", "break", "--force")
-					if !strings.Contains(out, "Broke the migration lock") {
-						t.Fatalf("break --force:\n%s", out)
-					}
-					// The broken runner notices at its next heartbeat (a
-					// third of the 1s lease), then stops once resumed.
-					time.Sleep(time.Second)
-					if err := os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					code, stderr := a.wait()
-					if code == 0 || !strings.Contains(stderr, "lost the migration lock") {
-						t.Fatalf("broken runner: exit %d\n%s", code, stderr)
-					}
-				}
-				if out := runTool(t, bin, db.URL, "db", "sync"); !strings.Contains(out, "synced successfully") && !strings.Contains(out, "up to date") {
-					t.Fatalf("re-run:\n%s", out)
-				}
-				assertHead(ctx, t, db)
-			})
-
-			t.Run("two runners racing", func(t *testing.T) {
-				db := testdb.New(t, b)
-				var ps []*proc
-				for range 2 {
-					ps = append(ps, start(t, bin, db.URL, nil, "--lock-timeout", "-1", "db", "sync"))
-				}
-				for _, p := range ps {
-					if code, stderr := p.wait(); code != 0 {
-						t.Fatalf("racing runner: exit %d\n%s\n%s", code, p.stdout.String(), stderr)
-					}
-				}
-				assertHead(ctx, t, db)
-			})
+			}
+			if out := runTool(t, bin, db.URL, "db", "sync"); !strings.Contains(out, "synced successfully") && !strings.Contains(out, "up to date") {
+				t.Fatalf("re-run:\n%s", out)
+			}
+			assertHead(ctx, t, db)
 		})
-	}
+
+		t.Run("two runners racing", func(t *testing.T) {
+			db := testdb.New(t, b)
+			var ps []*proc
+			for range 2 {
+				ps = append(ps, start(t, bin, db.URL, nil, "--lock-timeout", "-1", "db", "sync"))
+			}
+			for _, p := range ps {
+				if code, stderr := p.wait(); code != 0 {
+					t.Fatalf("racing runner: exit %d\n%s\n%s", code, p.stdout.String(), stderr)
+				}
+			}
+			assertHead(ctx, t, db)
+		})
+	})
 }
 
 // runTool runs the binary and returns stdout and stderr together.
@@ -274,7 +267,7 @@ func runTool(t *testing.T, bin, url string, args ...string) string {
 
 func assertHead(ctx context.Context, t *testing.T, db *testdb.DB) {
 	t.Helper()
-	dump, err := schemadump.Dump(ctx, db.SQL, string(db.Backend))
+	dump, err := schemadump.Dump(ctx, db.SQL, db.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}

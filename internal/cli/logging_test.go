@@ -353,3 +353,32 @@ func TestLoggingRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchLogFileAccepted: watch_log_file, from a file and as
+// --watch-log-file / --nowatch-log-file, is accepted (oslo.log's
+// WatchedFileHandler): the run goes on and logs as without it; a log file
+// moved away between two runs is written again under its name.
+func TestWatchLogFileAccepted(t *testing.T) {
+	e := newLogEnv(t)
+	e.must("db", "sync")
+	dir := t.TempDir()
+	log := filepath.Join(dir, "glance-manage.log")
+	conf := writeFile(t, "glance-api.conf", "[DEFAULT]\nlog_file = "+log+"\nwatch_log_file = true\n")
+	for _, args := range [][]string{
+		{"--config-file", conf, "db", "version"},
+		{"--config-file", conf, "--watch-log-file", "db", "version"},
+		{"--config-file", conf, "--nowatch-log-file", "db", "version"},
+	} {
+		out, errs := e.must(args...)
+		if out != "2024_1_contract01\n" {
+			t.Errorf("%v: stdout %q (stderr %q)", args, out, errs)
+		}
+		lines := logLines(t, log)
+		if len(lines) == 0 || !strings.Contains(lines[len(lines)-1], "Composite version") {
+			t.Errorf("%v: log %q", args, lines)
+		}
+		if err := os.Rename(log, log+".1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -96,85 +96,81 @@ func TestOfflineSQLStartAndErrors(t *testing.T) {
 // commands build: for a whole sync, and for expand then contract (which
 // install and drop the visibility triggers), on every backend.
 func TestOfflineSQLIsExact(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			offline, online := testdb.New(t, b), testdb.New(t, b)
-			feed(t, offline, mustCLI(t, offline.URL, "db", "sync", "--sql"))
-			mustCLI(t, online.URL, "db", "sync")
-			if got, want := schemaOf(t, offline), schemaOf(t, online); got != want {
-				t.Errorf("sync: schema from --sql differs from db sync:\n%s", firstDiff(want, got))
-			}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		offline, online := testdb.New(t, b), testdb.New(t, b)
+		feed(t, offline, mustCLI(t, offline.URL, "db", "sync", "--sql"))
+		mustCLI(t, online.URL, "db", "sync")
+		if got, want := schemaOf(t, offline), schemaOf(t, online); got != want {
+			t.Errorf("sync: schema from --sql differs from db sync:\n%s", firstDiff(want, got))
+		}
 
-			offline, online = testdb.New(t, b), testdb.New(t, b)
-			feed(t, offline, mustCLI(t, offline.URL, "db", "expand", "--sql"))
-			mustCLI(t, online.URL, "db", "expand")
-			got, want := schemaOf(t, offline), schemaOf(t, online)
-			if got != want {
-				t.Errorf("expand: schema from --sql differs from db expand:\n%s", firstDiff(want, got))
-			}
-			if !strings.Contains(want, "trigger ") {
-				t.Errorf("an online expand on %s installs no trigger; the comparison proves less than it should", b)
-			}
-			feed(t, offline, mustCLI(t, offline.URL, "db", "contract", "--sql", "--from", "expand@head"))
-			mustCLI(t, online.URL, "db", "contract")
-			if got, want := schemaOf(t, offline), schemaOf(t, online); got != want {
-				t.Errorf("contract: schema from --sql differs from db contract:\n%s", firstDiff(want, got))
-			}
-		})
-	}
+		offline, online = testdb.New(t, b), testdb.New(t, b)
+		feed(t, offline, mustCLI(t, offline.URL, "db", "expand", "--sql"))
+		mustCLI(t, online.URL, "db", "expand")
+		got, want := schemaOf(t, offline), schemaOf(t, online)
+		if got != want {
+			t.Errorf("expand: schema from --sql differs from db expand:\n%s", firstDiff(want, got))
+		}
+		if !strings.Contains(want, "trigger ") {
+			t.Errorf("an online expand on %s installs no trigger; the comparison proves less than it should", b)
+		}
+		feed(t, offline, mustCLI(t, offline.URL, "db", "contract", "--sql", "--from", "expand@head"))
+		mustCLI(t, online.URL, "db", "contract")
+		if got, want := schemaOf(t, offline), schemaOf(t, online); got != want {
+			t.Errorf("contract: schema from --sql differs from db contract:\n%s", firstDiff(want, got))
+		}
+	})
 }
 
 // TestDryRunChangesNothing: --dry-run reads the database, prints the plan
 // and the statements, and leaves schema, alembic_version and rows as they
 // were.
 func TestDryRunChangesNothing(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := testdb.New(t, b)
-			mustCLI(t, db.URL, "db", "upgrade", "mitaka02")
-			if _, err := db.SQL.Exec("INSERT INTO images (id, name, status, is_public, created_at, deleted, min_disk, min_ram, protected) VALUES ('img1', 'one', 'active', " + boolLit(b, true) + ", '2016-04-01 12:00:00', " + boolLit(b, false) + ", 0, 0, " + boolLit(b, false) + ")"); err != nil {
-				t.Fatal(err)
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := testdb.New(t, b)
+		mustCLI(t, db.URL, "db", "upgrade", "mitaka02")
+		if _, err := db.SQL.Exec("INSERT INTO images (id, name, status, is_public, created_at, deleted, min_disk, min_ram, protected) VALUES ('img1', 'one', 'active', " + boolLit(b, true) + ", '2016-04-01 12:00:00', " + boolLit(b, false) + ", 0, 0, " + boolLit(b, false) + ")"); err != nil {
+			t.Fatal(err)
+		}
+		before := snapshotOf(t, db)
+		sync := mustCLI(t, db.URL, "db", "sync", "--dry-run")
+		for _, want := range []string{
+			"-- Dry run: nothing was changed. Current revision(s): mitaka02",
+			"-- Running upgrade mitaka02 -> ocata_expand01",
+			"-- Resulting revision(s): 2024_1_contract01",
+			"-- Data migration ocata_migrate01_community_images (release ocata) must be complete here, before ocata_contract01.",
+		} {
+			if !strings.Contains(sync, want) {
+				t.Errorf("sync --dry-run lacks %q:\n%s", want, sync)
 			}
-			before := snapshotOf(t, db)
-			sync := mustCLI(t, db.URL, "db", "sync", "--dry-run")
-			for _, want := range []string{
-				"-- Dry run: nothing was changed. Current revision(s): mitaka02",
-				"-- Running upgrade mitaka02 -> ocata_expand01",
-				"-- Resulting revision(s): 2024_1_contract01",
-				"-- Data migration ocata_migrate01_community_images (release ocata) must be complete here, before ocata_contract01.",
-			} {
-				if !strings.Contains(sync, want) {
-					t.Errorf("sync --dry-run lacks %q:\n%s", want, sync)
-				}
-			}
-			up := mustCLI(t, db.URL, "db", "upgrade", "--dry-run", "ocata_expand01")
-			if !strings.Contains(up, "Revisions to apply (1): ocata_expand01") {
-				t.Errorf("upgrade --dry-run ocata_expand01:\n%s", up)
-			}
-			mustCLI(t, db.URL, "db", "expand", "--dry-run")
-			if _, errs, code := runCLI(t, db.URL, "db", "contract", "--dry-run"); code != 1 || !strings.Contains(errs, "Database contraction did not run") {
-				t.Errorf("contract --dry-run before expand: exit %d, %q", code, errs)
-			}
-			if after := snapshotOf(t, db); after != before {
-				t.Errorf("--dry-run changed the database:\n%s", firstDiff(before, after))
-			}
+		}
+		up := mustCLI(t, db.URL, "db", "upgrade", "--dry-run", "ocata_expand01")
+		if !strings.Contains(up, "Revisions to apply (1): ocata_expand01") {
+			t.Errorf("upgrade --dry-run ocata_expand01:\n%s", up)
+		}
+		mustCLI(t, db.URL, "db", "expand", "--dry-run")
+		if _, errs, code := runCLI(t, db.URL, "db", "contract", "--dry-run"); code != 1 || !strings.Contains(errs, "Database contraction did not run") {
+			t.Errorf("contract --dry-run before expand: exit %d, %q", code, errs)
+		}
+		if after := snapshotOf(t, db); after != before {
+			t.Errorf("--dry-run changed the database:\n%s", firstDiff(before, after))
+		}
 
-			// After an expand the pending rows are counted, and contract
-			// refuses as the real one would.
-			mustCLI(t, db.URL, "db", "expand")
-			before = snapshotOf(t, db)
-			sync = mustCLI(t, db.URL, "db", "sync", "--dry-run")
-			if !strings.Contains(sync, "It would now change 1 row(s)") {
-				t.Errorf("sync --dry-run after expand does not count the pending row:\n%s", sync)
-			}
-			if _, errs, code := runCLI(t, db.URL, "db", "contract", "--dry-run"); code != 1 || !strings.Contains(errs, "before data migration is complete") {
-				t.Errorf("contract --dry-run with pending data: exit %d, %q", code, errs)
-			}
-			if after := snapshotOf(t, db); after != before {
-				t.Errorf("--dry-run changed the database:\n%s", firstDiff(before, after))
-			}
-		})
-	}
+		// After an expand the pending rows are counted, and contract
+		// refuses as the real one would.
+		mustCLI(t, db.URL, "db", "expand")
+		before = snapshotOf(t, db)
+		sync = mustCLI(t, db.URL, "db", "sync", "--dry-run")
+		if !strings.Contains(sync, "It would now change 1 row(s)") {
+			t.Errorf("sync --dry-run after expand does not count the pending row:\n%s", sync)
+		}
+		if _, errs, code := runCLI(t, db.URL, "db", "contract", "--dry-run"); code != 1 || !strings.Contains(errs, "before data migration is complete") {
+			t.Errorf("contract --dry-run with pending data: exit %d, %q", code, errs)
+		}
+		if after := snapshotOf(t, db); after != before {
+			t.Errorf("--dry-run changed the database:\n%s", firstDiff(before, after))
+		}
+	})
 }
 
 func boolLit(b testdb.Backend, v bool) string {
@@ -196,52 +192,50 @@ func boolLit(b testdb.Backend, v bool) string {
 // mitaka02:heads` fed in, the other `db sync`; schema, visibilities and
 // location metadata must be the same, on every backend.
 func TestOfflineSQLMigratesData(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			ctx := context.Background()
-			offline, online := testdb.New(t, b), testdb.New(t, b)
-			for _, db := range []*testdb.DB{offline, online} {
-				mustCLI(t, db.URL, "db", "upgrade", "mitaka02")
-				if err := rolling.Seed(ctx, db.SQL, string(b), 120); err != nil {
-					t.Fatal(err)
-				}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		ctx := context.Background()
+		offline, online := testdb.New(t, b), testdb.New(t, b)
+		for _, db := range []*testdb.DB{offline, online} {
+			mustCLI(t, db.URL, "db", "upgrade", "mitaka02")
+			if err := rolling.Seed(ctx, db.SQL, string(b), 120); err != nil {
+				t.Fatal(err)
 			}
-			script := mustCLI(t, offline.URL, "db", "upgrade", "--sql", "mitaka02:heads")
-			if !strings.Contains(script, "UPDATE images SET visibility = ") || !strings.Contains(script, "UPDATE image_locations SET meta_data = REPLACE(") {
-				t.Fatalf("the script lacks the data migrations' statements:\n%s", script)
+		}
+		script := mustCLI(t, offline.URL, "db", "upgrade", "--sql", "mitaka02:heads")
+		if !strings.Contains(script, "UPDATE images SET visibility = ") || !strings.Contains(script, "UPDATE image_locations SET meta_data = REPLACE(") {
+			t.Fatalf("the script lacks the data migrations' statements:\n%s", script)
+		}
+		feed(t, offline, script)
+		mustCLI(t, online.URL, "db", "sync")
+		if got, want := schemaOf(t, offline), schemaOf(t, online); got != want {
+			t.Errorf("schema from --sql differs from db sync:\n%s", firstDiff(want, got))
+		}
+		rows := func(db *testdb.DB, q string) string {
+			out, err := dialect.Strings(ctx, db.SQL, q)
+			if err != nil {
+				t.Fatal(err)
 			}
-			feed(t, offline, script)
-			mustCLI(t, online.URL, "db", "sync")
-			if got, want := schemaOf(t, offline), schemaOf(t, online); got != want {
-				t.Errorf("schema from --sql differs from db sync:\n%s", firstDiff(want, got))
+			return strings.Join(out, "\n")
+		}
+		for _, q := range []string{
+			"SELECT " + asText(b, "id", "visibility") + " FROM images ORDER BY id",
+			"SELECT " + asText(b, "id", "meta_data") + " FROM image_locations ORDER BY id",
+		} {
+			if got, want := rows(offline, q), rows(online, q); got != want {
+				t.Errorf("%s: offline script and db sync differ:\n%s", q, firstDiff(want, got))
 			}
-			rows := func(db *testdb.DB, q string) string {
-				out, err := dialect.Strings(ctx, db.SQL, q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return strings.Join(out, "\n")
-			}
-			for _, q := range []string{
-				"SELECT " + asText(b, "id", "visibility") + " FROM images ORDER BY id",
-				"SELECT " + asText(b, "id", "meta_data") + " FROM image_locations ORDER BY id",
-			} {
-				if got, want := rows(offline, q), rows(online, q); got != want {
-					t.Errorf("%s: offline script and db sync differ:\n%s", q, firstDiff(want, got))
-				}
-			}
-			vis := rows(offline, "SELECT DISTINCT visibility FROM images ORDER BY visibility")
-			if vis != "private\npublic\nshared" {
-				t.Errorf("visibilities after the script: %q, want private, public and shared", vis)
-			}
-			if n := rows(offline, "SELECT COUNT(*) FROM image_locations WHERE meta_data LIKE '%\"backend\":%'"); n != "0" {
-				t.Errorf("%s locations keep the \"backend\" key", n)
-			}
-			if n := rows(offline, "SELECT COUNT(*) FROM image_locations WHERE meta_data LIKE '%\"store\":%'"); n == "0" {
-				t.Error("no location got the \"store\" key: the seed has none to rename and the test proves nothing")
-			}
-		})
-	}
+		}
+		vis := rows(offline, "SELECT DISTINCT visibility FROM images ORDER BY visibility")
+		if vis != "private\npublic\nshared" {
+			t.Errorf("visibilities after the script: %q, want private, public and shared", vis)
+		}
+		if n := rows(offline, "SELECT COUNT(*) FROM image_locations WHERE meta_data LIKE '%\"backend\":%'"); n != "0" {
+			t.Errorf("%s locations keep the \"backend\" key", n)
+		}
+		if n := rows(offline, "SELECT COUNT(*) FROM image_locations WHERE meta_data LIKE '%\"store\":%'"); n == "0" {
+			t.Error("no location got the \"store\" key: the seed has none to rename and the test proves nothing")
+		}
+	})
 }
 
 // asText renders columns as one text value, separated by spaces, in b's

@@ -65,58 +65,56 @@ func lockTableState(t *testing.T, db *testdb.DB) string {
 // BLOCKER:), JSON with typed findings; it changes nothing, the lock table
 // included (it takes no lock).
 func TestPreflightCommand(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			db := testdb.New(t, b)
-			check := func(wantCode int, args ...string) string {
-				t.Helper()
-				before, lockBefore := state(t, db), lockTableState(t, db)
-				out, errs, code := hostileRun(t, db.URL, append([]string{"db", "preflight"}, args...)...)
-				if code != wantCode {
-					t.Fatalf("db preflight %v: exit %d, want %d\n%s%s", args, code, wantCode, out, errs)
-				}
-				if after, lockAfter := state(t, db), lockTableState(t, db); after != before || lockAfter != lockBefore {
-					t.Errorf("db preflight changed the database (%s, then %s):\n%s", lockBefore, lockAfter, firstLineDiff(before, after))
-				}
-				return out
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		db := testdb.New(t, b)
+		check := func(wantCode int, args ...string) string {
+			t.Helper()
+			before, lockBefore := state(t, db), lockTableState(t, db)
+			out, errs, code := hostileRun(t, db.URL, append([]string{"db", "preflight"}, args...)...)
+			if code != wantCode {
+				t.Fatalf("db preflight %v: exit %d, want %d\n%s%s", args, code, wantCode, out, errs)
 			}
-			if out := check(0); out != "Preflight: no problems found for the phases still to run (build).\n" {
-				t.Errorf("empty database: %q", out)
+			if after, lockAfter := state(t, db), lockTableState(t, db); after != before || lockAfter != lockBefore {
+				t.Errorf("db preflight changed the database (%s, then %s):\n%s", lockBefore, lockAfter, firstLineDiff(before, after))
 			}
-			hostileMust(t, db.URL, "db", "upgrade", "mitaka02")
-			if out := check(0); out != "Preflight: no problems found for the phases still to run (expand, migrate, contract).\n" {
-				t.Errorf("at mitaka02: %q", out)
-			}
-			var r preflightJSON
-			if err := json.Unmarshal([]byte(check(0, "--format", "json")), &r); err != nil {
-				t.Fatal(err)
-			}
-			if r.Blockers == nil || r.Warnings == nil || r.Notes == nil || strings.Join(r.Phases, ",") != "expand,migrate,contract" {
-				t.Errorf("JSON: %+v", r)
-			}
-			hostileMust(t, db.URL, "db", "sync")
-			if out := check(0); out != "Nothing to check: the database is up to date, no phase is left to run.\n" {
-				t.Errorf("at head: %q", out)
-			}
-			if _, err := db.SQL.Exec("UPDATE alembic_version SET version_num = '2099_1_contract01'"); err != nil {
-				t.Fatal(err)
-			}
-			out := check(6)
-			if !strings.HasPrefix(out, "BLOCKER: the database is at revision(s) 2099_1_contract01") || !strings.Contains(out, "Fix the blockers") {
-				t.Errorf("newer revision: %q", out)
-			}
-			r = preflightJSON{}
-			if err := json.Unmarshal([]byte(check(6, "--format", "json")), &r); err != nil {
-				t.Fatal(err)
-			}
-			if len(r.Blockers) != 1 || r.Blockers[0].Check != "unknown_revision" || fmt.Sprint(r.Blockers[0].Details["rows"]) != "[2099_1_contract01]" {
-				t.Errorf("JSON: %+v", r)
-			}
-			if _, errs, code := hostileRun(t, db.URL, "db", "preflight", "--format", "xml"); code != 2 || !strings.Contains(errs, "--format") {
-				t.Errorf("--format xml: exit %d, %q", code, errs)
-			}
-		})
-	}
+			return out
+		}
+		if out := check(0); out != "Preflight: no problems found for the phases still to run (build).\n" {
+			t.Errorf("empty database: %q", out)
+		}
+		hostileMust(t, db.URL, "db", "upgrade", "mitaka02")
+		if out := check(0); out != "Preflight: no problems found for the phases still to run (expand, migrate, contract).\n" {
+			t.Errorf("at mitaka02: %q", out)
+		}
+		var r preflightJSON
+		if err := json.Unmarshal([]byte(check(0, "--format", "json")), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Blockers == nil || r.Warnings == nil || r.Notes == nil || strings.Join(r.Phases, ",") != "expand,migrate,contract" {
+			t.Errorf("JSON: %+v", r)
+		}
+		hostileMust(t, db.URL, "db", "sync")
+		if out := check(0); out != "Nothing to check: the database is up to date, no phase is left to run.\n" {
+			t.Errorf("at head: %q", out)
+		}
+		if _, err := db.SQL.Exec("UPDATE alembic_version SET version_num = '2099_1_contract01'"); err != nil {
+			t.Fatal(err)
+		}
+		out := check(6)
+		if !strings.HasPrefix(out, "BLOCKER: the database is at revision(s) 2099_1_contract01") || !strings.Contains(out, "Fix the blockers") {
+			t.Errorf("newer revision: %q", out)
+		}
+		r = preflightJSON{}
+		if err := json.Unmarshal([]byte(check(6, "--format", "json")), &r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Blockers) != 1 || r.Blockers[0].Check != "unknown_revision" || fmt.Sprint(r.Blockers[0].Details["rows"]) != "[2099_1_contract01]" {
+			t.Errorf("JSON: %+v", r)
+		}
+		if _, errs, code := hostileRun(t, db.URL, "db", "preflight", "--format", "xml"); code != 2 || !strings.Contains(errs, "--format") {
+			t.Errorf("--format xml: exit %d, %q", code, errs)
+		}
+	})
 }
 
 // errorLine returns stderr's one line that is not a log line (failing t

@@ -29,6 +29,7 @@ func init() {
 // db_purge spelling).
 func (a *app) purgeCommand(name string, defAge int) *cobra.Command {
 	opts := []pyOption{{name: "age_in_days", integer: true}, {name: "max_rows", integer: true}, {name: "no-yield", boolean: true}}
+	//lint:ignore S1021 the closure refers to c
 	var c *cobra.Command
 	c = pyCommand(name+" [AGE_IN_DAYS [MAX_ROWS]]", describe(name), func(cmd *cobra.Command, args []string) error {
 		p, err := a.parseAction(cmd, args, opts)

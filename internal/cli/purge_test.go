@@ -107,18 +107,16 @@ func TestPurgeArgumentsAgainstReference(t *testing.T) {
 // of failing the purge. With --no-yield (one DELETE per table) the same
 // rows go and the same lines are printed.
 func TestPurgeCLIDeletes(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			stderrs := map[string]string{}
-			for _, mode := range []string{"", "--no-yield"} {
-				// The cutoff in the warning moves with the clock.
-				stderrs[mode] = timestamp.ReplaceAllString(purgeCLI(t, b, mode), "<cutoff>")
-			}
-			if stderrs[""] != stderrs["--no-yield"] {
-				t.Errorf("stderr differs with --no-yield:\n%s\nwithout:\n%s", stderrs["--no-yield"], stderrs[""])
-			}
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		stderrs := map[string]string{}
+		for _, mode := range []string{"", "--no-yield"} {
+			// The cutoff in the warning moves with the clock.
+			stderrs[mode] = timestamp.ReplaceAllString(purgeCLI(t, b, mode), "<cutoff>")
+		}
+		if stderrs[""] != stderrs["--no-yield"] {
+			t.Errorf("stderr differs with --no-yield:\n%s\nwithout:\n%s", stderrs["--no-yield"], stderrs[""])
+		}
+	})
 }
 
 var timestamp = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -175,4 +176,39 @@ func versionText() string {
 	}
 	fmt.Fprintf(&b, "%s expect it; for an older release's services see `glance-manage db check --release NAME`\n", span)
 	return b.String()
+}
+
+// msgBeyondRelease warns before a run that takes the database beyond the
+// release [glance_manage] release names: the release, the command, where
+// it goes, what the release expects, the release's series twice, and the
+// command that stays at the release.
+const msgBeyondRelease = "WARNING: [glance_manage] release is %s, but glance-manage %s goes to %s, beyond %s, which its services expect: the glance-manage of %s will not know the database afterwards (its db sync and db expand fail with \"Can't locate revision\"), and the only way back is a backup. To keep the database at what %s expects, run `%s` instead."
+
+// warnBeyondRelease warns, before a run to targets, when [glance_manage]
+// release names a release older than this tool's head and the run would
+// apply revisions that release does not know. db sync, db expand, db
+// contract and db upgrade go where their arguments say (their head by
+// default) whatever the option: it only changes db check's answer.
+func (a *app) warnBeyondRelease(ctx context.Context, s *session, targets []string, stay string) {
+	r, ok, err := a.targetRelease(s, "")
+	if err != nil || !ok {
+		return // db check reports a bad value; nothing to compare with
+	}
+	g := s.mgr.Graph()
+	rows, err := s.mgr.Migrator.Heads(ctx)
+	if err != nil {
+		return
+	}
+	known, cur := g.Applied([]string{r.Expand, r.Contract}), g.Applied(rows)
+	beyond := false
+	for id := range g.Applied(targets) {
+		if !known[id] && !cur[id] {
+			beyond = true
+			break
+		}
+	}
+	if !beyond {
+		return
+	}
+	a.logf(msgBeyondRelease, r.Name(), a.command, strings.Join(targets, ", "), r.Expects(), r.Series, r.Series, fmt.Sprintf(stay, r.Expand, r.Contract))
 }

@@ -298,7 +298,7 @@ func stateAfter(a *app, err error) string {
 	var se *migrate.StepError
 	heads := a.heads()
 	switch {
-	case errors.As(err, &se) && se.Resumable && a.backend() == dburl.MySQL:
+	case errors.As(err, &se) && se.Resumable && a.ddlCommits():
 		return fmt.Sprintf("On MySQL/MariaDB every DDL statement commits at once: what %s did before that statement is kept (columns, indexes, triggers, a shadow copy of a table), the database is at %s, and the next run skips what is done.", se.Revision, heads)
 	case errors.As(err, &se) && se.Resumable:
 		return fmt.Sprintf("%s runs in several transactions here (an index built concurrently, a NOT NULL checked outside the transaction): those that committed are kept, the database is at %s, and the next run skips what is done.", se.Revision, heads)
@@ -308,11 +308,10 @@ func stateAfter(a *app, err error) string {
 	return "The database is at " + heads + "."
 }
 
-func (a *app) backend() dburl.Backend {
-	if a.sess == nil {
-		return ""
-	}
-	return a.sess.url.Backend
+// ddlCommits reports whether every DDL statement commits by itself on
+// the session's backend (MySQL/MariaDB: no transactional DDL).
+func (a *app) ddlCommits() bool {
+	return a.sess != nil && a.sess.mgr != nil && !a.sess.mgr.Dialect.TransactionalDDL()
 }
 
 // where says where a run stopped, for a lost connection.

@@ -87,7 +87,9 @@ const (
 
 // ErrNoConnection is returned by RequireConnection when no database is
 // configured. Its text is upstream's (oslo.db's CantStartEngineError).
-var ErrNoConnection = errors.New("No sql_connection parameter is established") //nolint:staticcheck // upstream's exact text
+//
+//lint:ignore ST1005 upstream's exact text
+var ErrNoConnection = errors.New("No sql_connection parameter is established")
 
 // Config is the loaded configuration.
 type Config struct {

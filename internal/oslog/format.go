@@ -155,16 +155,6 @@ func parseSpec(s string) (segment, int, bool) {
 	return seg, i + 1, true
 }
 
-// uses reports whether the format refers to key.
-func (f *pyFormat) uses(key string) bool {
-	for _, s := range f.segs {
-		if s.lit == "" && s.key == key {
-			return true
-		}
-	}
-	return false
-}
-
 // format renders the format with values from get; a key get does not
 // know renders as "-".
 func (f *pyFormat) format(get func(key string) (pyValue, bool)) string {

@@ -46,13 +46,15 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
 // ExcludedPrefix starts the names of tables Dump leaves out.
 const ExcludedPrefix = "glance_manage_"
 
 type schema struct {
-	backend   string
+	backend   dialect.Backend
 	enums     []enum
 	sequences []sequence
 	tables    []*table
@@ -123,26 +125,27 @@ type trigger struct {
 	body   []string
 }
 
+// inspectors read each backend's catalog into the common model.
+var inspectors = map[dialect.Backend]func(context.Context, *sql.Conn) (*schema, error){
+	dialect.SQLite:     inspectSQLite,
+	dialect.MySQL:      inspectMySQL,
+	dialect.PostgreSQL: inspectPostgres,
+}
+
 // Dump returns the normalized schema of the database db is connected to
 // (for MySQL the current database, for PostgreSQL the current schema).
 // backend is "sqlite", "mysql" or "postgresql".
-func Dump(ctx context.Context, db *sql.DB, backend string) (string, error) {
+func Dump(ctx context.Context, db *sql.DB, backend dialect.Backend) (string, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return "", fmt.Errorf("schemadump: %w", err)
 	}
 	defer conn.Close()
-	var s *schema
-	switch backend {
-	case "sqlite":
-		s, err = inspectSQLite(ctx, conn)
-	case "mysql":
-		s, err = inspectMySQL(ctx, conn)
-	case "postgresql":
-		s, err = inspectPostgres(ctx, conn)
-	default:
+	inspect, ok := inspectors[backend]
+	if !ok {
 		return "", fmt.Errorf("schemadump: unknown backend %q (want sqlite, mysql or postgresql)", backend)
 	}
+	s, err := inspect(ctx, conn)
 	if err != nil {
 		return "", fmt.Errorf("schemadump: %s: %w", backend, err)
 	}

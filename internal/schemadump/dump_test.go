@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"flag"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,59 +18,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // golden compares got with testdata/<name>, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("dump differs from %s (run go test -update to accept):\n%s", path, lineDiff(string(want), got))
-	}
+	glancetest.Golden(t, filepath.Join("testdata", name), "dump", got, *update)
 }
 
 // lineDiff lists the lines only in want (-) and only in got (+), in order.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	// Longest common subsequence, fine for golden-sized inputs.
-	l := make([][]int, len(w)+1)
-	for i := range l {
-		l[i] = make([]int, len(g)+1)
-	}
-	for i := len(w) - 1; i >= 0; i-- {
-		for j := len(g) - 1; j >= 0; j-- {
-			if w[i] == g[j] {
-				l[i][j] = l[i+1][j+1] + 1
-			} else {
-				l[i][j] = max(l[i+1][j], l[i][j+1])
-			}
-		}
-	}
-	var b strings.Builder
-	i, j := 0, 0
-	for i < len(w) || j < len(g) {
-		switch {
-		case i < len(w) && j < len(g) && w[i] == g[j]:
-			i++
-			j++
-		case j < len(g) && (i == len(w) || l[i][j+1] >= l[i+1][j]):
-			b.WriteString("+ " + g[j] + "\n")
-			j++
-		default:
-			b.WriteString("- " + w[i] + "\n")
-			i++
-		}
-	}
-	return b.String()
-}
 
 func execAll(t *testing.T, db *sql.DB, stmts ...string) {
 	t.Helper()
@@ -82,7 +34,7 @@ func execAll(t *testing.T, db *sql.DB, stmts ...string) {
 
 func dump(t *testing.T, d *testdb.DB) string {
 	t.Helper()
-	s, err := Dump(context.Background(), d.SQL, string(d.Backend))
+	s, err := Dump(context.Background(), d.SQL, d.Backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +49,12 @@ func TestDumpUnknownBackend(t *testing.T) {
 }
 
 func TestDumpEmpty(t *testing.T) {
-	for _, b := range testdb.All {
-		t.Run(string(b), func(t *testing.T) {
-			d := testdb.New(t, b)
-			if got, want := dump(t, d), "schemadump backend="+string(b)+"\n"; got != want {
-				t.Fatalf("empty database: %q, want %q", got, want)
-			}
-		})
-	}
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
+		d := testdb.New(t, b)
+		if got, want := dump(t, d), "schemadump backend="+string(b)+"\n"; got != want {
+			t.Fatalf("empty database: %q, want %q", got, want)
+		}
+	})
 }
 
 var sqliteSchema = []string{
@@ -156,7 +106,7 @@ func TestDumpSQLite(t *testing.T) {
 		`INSERT INTO child (parent_id) VALUES (7)`,
 		`INSERT INTO glance_manage_state VALUES (1)`)
 	if again := dump(t, d); again != got {
-		t.Errorf("dump changed after inserting rows:\n%s", lineDiff(got, again))
+		t.Errorf("dump changed after inserting rows:\n%s", glancetest.LineDiff(got, again))
 	}
 }
 
@@ -174,7 +124,7 @@ func TestDumpSQLiteSpelling(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS \"t\" (\n\t\"id\" INTEGER NOT NULL,\n\t`f` BOOLEAN DEFAULT (0) NOT NULL,\n\t[s] VARCHAR( 9 ) DEFAULT ('x'),\n\tn text DEFAULT NULL,\n\tPRIMARY KEY (\"id\"),\n\tCHECK (\"s\" <> ''),\n\tcheck(f in(0,1))\n)",
 		`create index "ix_t_s" on "t" ("s")`)
 	if da, db := dump(t, a), dump(t, b); da != db {
-		t.Errorf("spellings dump differently:\n%s", lineDiff(da, db))
+		t.Errorf("spellings dump differently:\n%s", glancetest.LineDiff(da, db))
 	}
 }
 
@@ -245,12 +195,12 @@ func TestDumpMySQL(t *testing.T) {
 		`INSERT INTO parent (code) VALUES ('a'), ('b')`,
 		`INSERT INTO child (parent_id) VALUES (1)`)
 	if again := dump(t, d); again != got {
-		t.Errorf("dump changed after inserting rows:\n%s", lineDiff(got, again))
+		t.Errorf("dump changed after inserting rows:\n%s", glancetest.LineDiff(got, again))
 	}
 	other := testdb.New(t, testdb.MySQL)
 	execAll(t, other.SQL, mysqlSchema...)
 	if o := dump(t, other); o != got {
-		t.Errorf("the same schema in another database dumps differently:\n%s", lineDiff(got, o))
+		t.Errorf("the same schema in another database dumps differently:\n%s", glancetest.LineDiff(got, o))
 	}
 }
 
@@ -298,11 +248,11 @@ func TestDumpPostgres(t *testing.T) {
 		`INSERT INTO child (parent_id) VALUES (1)`,
 		`SELECT nextval('free_seq')`)
 	if again := dump(t, d); again != got {
-		t.Errorf("dump changed after inserting rows:\n%s", lineDiff(got, again))
+		t.Errorf("dump changed after inserting rows:\n%s", glancetest.LineDiff(got, again))
 	}
 	other := testdb.New(t, testdb.PostgreSQL)
 	execAll(t, other.SQL, postgresSchema...)
 	if o := dump(t, other); o != got {
-		t.Errorf("the same schema in another database dumps differently:\n%s", lineDiff(got, o))
+		t.Errorf("the same schema in another database dumps differently:\n%s", glancetest.LineDiff(got, o))
 	}
 }

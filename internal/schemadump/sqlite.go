@@ -8,8 +8,6 @@ import (
 	"strings"
 )
 
-func quoteSQLite(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
 func inspectSQLite(ctx context.Context, conn *sql.Conn) (*schema, error) {
 	s := &schema{}
 	type master struct{ typ, name, tbl, sql string }

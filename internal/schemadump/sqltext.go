@@ -35,30 +35,20 @@ func (t token) is(kind tokKind, text string) bool {
 func (t token) isWord(w string) bool  { return t.is(tkWord, w) }
 func (t token) isPunct(p string) bool { return t.kind == tkPunct && t.text == p }
 
-// dialect selects the lexical rules of a backend.
-type dialect int
+// lexer selects the lexical rules of a backend.
+type lexer int
 
 const (
-	dSQLite dialect = iota
+	dSQLite lexer = iota
 	dMySQL
 	dPostgres
 )
-
-func dialectOf(backend string) dialect {
-	switch backend {
-	case "mysql":
-		return dMySQL
-	case "postgresql":
-		return dPostgres
-	}
-	return dSQLite
-}
 
 var multiOps = []string{"<=>", "->>", "<=", ">=", "<>", "!=", "||", "::", "<<", ">>", "==", ":=", "->", "&&"}
 
 // tokenize splits s into tokens, dropping whitespace and comments. It never
 // fails: an unterminated literal runs to the end of the input.
-func tokenize(s string, d dialect) []token {
+func tokenize(s string, d lexer) []token {
 	var toks []token
 	i := 0
 	for i < len(s) {
@@ -386,7 +376,7 @@ func skipTypeName(toks []token, i int) int {
 }
 
 // normExpr returns the canonical text of a SQL expression of backend d.
-func normExpr(s string, d dialect) string {
+func normExpr(s string, d lexer) string {
 	toks := tokenize(s, d)
 	if d == dPostgres {
 		toks = stripCasts(toks)

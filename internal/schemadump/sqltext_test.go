@@ -7,7 +7,7 @@ import (
 
 func TestNormExpr(t *testing.T) {
 	tests := []struct {
-		d        dialect
+		d        lexer
 		in, want string
 	}{
 		{dSQLite, "(0)", "0"},

@@ -13,28 +13,41 @@ import (
 
 	"github.com/glance-manage/glance-manage/internal/schemadump"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
+	// The dialects Take reads through (dialect.For).
+	_ "github.com/glance-manage/glance-manage/migrate/dialect/mysql"
+	_ "github.com/glance-manage/glance-manage/migrate/dialect/postgres"
+	_ "github.com/glance-manage/glance-manage/migrate/dialect/sqlite"
 )
 
 // Take returns the schema dump (package schemadump) of db followed by the
 // rows of every table (but the tool's own bookkeeping tables, which the
 // dump leaves out too), each table's rows sorted, with values printed
 // uniformly (NULL, text, numbers; times in UTC).
-func Take(ctx context.Context, db *sql.DB, backend string) (string, error) {
+func Take(ctx context.Context, db *sql.DB, backend dialect.Backend) (string, error) {
 	schema, err := schemadump.Dump(ctx, db, backend)
 	if err != nil {
 		return "", err
 	}
-	tables, err := tableNames(ctx, db, backend)
+	d, err := dialect.For(backend)
+	if err != nil {
+		return "", fmt.Errorf("snapshot: %w", err)
+	}
+	cat, ok := d.(dialect.Catalog)
+	if !ok {
+		return "", fmt.Errorf("snapshot: the %s dialect cannot list columns (dialect.Catalog)", backend)
+	}
+	tables, err := d.Tables(ctx, db)
 	if err != nil {
 		return "", err
 	}
+	sort.Strings(tables)
 	var b strings.Builder
 	b.WriteString(schema)
 	for _, t := range tables {
 		if strings.HasPrefix(t, schemadump.ExcludedPrefix) {
 			continue // left out of the schema dump too
 		}
-		lines, err := tableRows(ctx, db, backend, t)
+		lines, err := tableRows(ctx, db, cat, t)
 		if err != nil {
 			return "", fmt.Errorf("snapshot: table %s: %w", t, err)
 		}
@@ -46,40 +59,19 @@ func Take(ctx context.Context, db *sql.DB, backend string) (string, error) {
 	return b.String(), nil
 }
 
-func tableNames(ctx context.Context, db *sql.DB, backend string) ([]string, error) {
-	var q string
-	switch backend {
-	case "sqlite":
-		q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-	case "mysql":
-		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
-	case "postgresql":
-		q = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-	default:
-		return nil, fmt.Errorf("snapshot: unknown backend %q", backend)
-	}
-	out, err := dialect.Strings(ctx, db, q)
-	sort.Strings(out)
-	return out, err
-}
-
-func tableRows(ctx context.Context, db *sql.DB, backend, table string) ([]string, error) {
-	quote := `"`
-	if backend == "mysql" {
-		quote = "`"
-	}
+func tableRows(ctx context.Context, db *sql.DB, cat dialect.Catalog, table string) ([]string, error) {
 	// Name the columns, read from the catalog: a cached "SELECT *" would
 	// outlive a schema change on drivers that cache prepared statements
 	// (pgx).
-	cols, err := columnNames(ctx, db, backend, table)
+	cols, err := cat.Columns(ctx, db, table)
 	if err != nil {
 		return nil, err
 	}
 	quoted := make([]string, len(cols))
 	for i, c := range cols {
-		quoted[i] = quote + c + quote
+		quoted[i] = cat.Quote(c)
 	}
-	rows, err := db.QueryContext(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+quote+table+quote)
+	rows, err := db.QueryContext(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+cat.Quote(table))
 	if err != nil {
 		return nil, err
 	}
@@ -115,17 +107,4 @@ func format(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
-}
-
-func columnNames(ctx context.Context, db *sql.DB, backend, table string) ([]string, error) {
-	var q string
-	switch backend {
-	case "sqlite":
-		q = "SELECT name FROM pragma_table_info(?) ORDER BY cid"
-	case "mysql":
-		q = "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position"
-	default:
-		q = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
-	}
-	return dialect.Strings(ctx, db, q, table)
 }

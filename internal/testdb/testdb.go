@@ -34,16 +34,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
-// Backend names a database backend.
-type Backend string
+// Backend names a database backend (the dialect package's type).
+type Backend = dialect.Backend
 
-// The supported backends.
+// The supported backends (the dialect package's constants).
 const (
-	SQLite     Backend = "sqlite"
-	MySQL      Backend = "mysql"
-	PostgreSQL Backend = "postgresql"
+	SQLite     = dialect.SQLite
+	MySQL      = dialect.MySQL
+	PostgreSQL = dialect.PostgreSQL
 )
 
 // All lists every backend, in a fixed order.
@@ -151,4 +153,14 @@ func New(t testing.TB, b Backend) *DB {
 func keep() bool {
 	v, err := strconv.ParseBool(os.Getenv(EnvKeep))
 	return err == nil && v
+}
+
+// ForEach runs f once for each backend in All, as a subtest named after
+// the backend (t.Run(string(b), ...)), in All's order. Whether a server
+// backend runs, skips or fails is up to what f calls (New, Require).
+func ForEach(t *testing.T, f func(t *testing.T, b Backend)) {
+	t.Helper()
+	for _, b := range All {
+		t.Run(string(b), func(t *testing.T) { f(t, b) })
+	}
 }

@@ -109,7 +109,7 @@ func MaxLen(values []string) int {
 // ErrUnsupported is returned by Render for operations a backend cannot
 // express.
 type ErrUnsupported struct {
-	Dialect string
+	Dialect Backend
 	Op      schema.Op
 }
 

@@ -26,9 +26,11 @@ type Querier interface {
 // Dialect is one backend's SQL. Implementations must be stateless and safe
 // for concurrent use.
 type Dialect interface {
-	// Name is the SQLAlchemy dialect name: "sqlite", "mysql" or
-	// "postgresql".
-	Name() string
+	Expressions
+
+	// Name is the backend, the SQLAlchemy dialect name: SQLite, MySQL or
+	// PostgreSQL; the dialect is registered under it (Register).
+	Name() Backend
 
 	// TransactionalDDL reports whether DDL statements can be rolled back
 	// (SQLite, PostgreSQL). When false (MySQL), every statement commits by
@@ -57,4 +59,16 @@ type Dialect interface {
 
 	// ColumnExists reports whether table has column.
 	ColumnExists(ctx context.Context, q Querier, table, column string) (bool, error)
+}
+
+// Catalog is implemented by dialects that can name a table's columns and
+// quote an identifier, for tools that read whole tables generically
+// (snapshots of a database's rows in tests and checks).
+//
+//   - Columns lists table's columns in their declared order; none when
+//     the table does not exist.
+//   - Quote returns ident quoted for the backend ("name", `name`).
+type Catalog interface {
+	Columns(ctx context.Context, q Querier, table string) ([]string, error)
+	Quote(ident string) string
 }

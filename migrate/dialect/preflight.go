@@ -85,7 +85,7 @@ func (b *BinlogTriggers) Allowed() bool { return b == nil || b.TrustFunctionCrea
 //
 // TableFacts describes every base table of the current database, and
 // what the revisions' own CREATE TABLE statements give a table
-// (schema.Table.MySQLOptions) on this server.
+// (schema.Table.Options for MySQL) on this server.
 type TableInspector interface {
 	TableFacts(ctx context.Context, q Querier) (*Tables, error)
 }

@@ -94,9 +94,11 @@ type Table struct {
 	ForeignKeys []ForeignKey
 	Uniques     []Unique
 	Indexes     []Index // created right after the table
-	// MySQLOptions adds ENGINE=InnoDB CHARSET=utf8 on MySQL, as every
-	// upstream create_table does (alembic_version gets none).
-	MySQLOptions bool
+	// Options are table options by backend (the dialect's name): what
+	// the backend's CREATE TABLE writes after the closing parenthesis,
+	// e.g. {"mysql": "ENGINE=InnoDB CHARSET=utf8"}. A backend without
+	// an entry writes none.
+	Options map[string]string
 	// CheckNames names the boolean CHECK constraints by column, where a
 	// backend names them (MySQL/MariaDB); nil leaves the naming to the
 	// server. Model fills it in so that a table built in one step gets
@@ -197,6 +199,19 @@ type Precondition struct {
 	Desc  string // what must hold, e.g. "every image has a visibility"
 	Table string
 	Where string // the rows that violate it, e.g. "visibility IS NULL"
+	// Checker names who checks it, for the comment a rendered script
+	// carries in its place ("-- <Checker> checks here that ..."); ""
+	// reads "the migration".
+	Checker string
+}
+
+// Comment is the line a rendered script carries in place of the check.
+func (o Precondition) Comment() string {
+	who := o.Checker
+	if who == "" {
+		who = "the migration"
+	}
+	return fmt.Sprintf("-- %s checks here that %s: no row of %s WHERE %s", who, o.Desc, o.Table, o.Where)
 }
 
 // Exec runs statements that change data or objects the other ops do not

@@ -139,7 +139,7 @@ func Generate(ctx context.Context, bin string, b testdb.Backend) (map[string]str
 			if err := runRef(ctx, bin, tmp, db, "db", "upgrade", "--version", rev); err != nil {
 				return err
 			}
-			d, err := schemadump.Dump(ctx, db.SQL, string(b))
+			d, err := schemadump.Dump(ctx, db.SQL, b)
 			if err != nil {
 				return err
 			}
@@ -160,7 +160,7 @@ func Generate(ctx context.Context, bin string, b testdb.Backend) (map[string]str
 			if err := runRef(ctx, bin, tmp, db, "db", p.cmd); err != nil {
 				return err
 			}
-			d, err := schemadump.Dump(ctx, db.SQL, string(b))
+			d, err := schemadump.Dump(ctx, db.SQL, b)
 			files[p.file] = d
 			return err
 		})

@@ -11,7 +11,9 @@ type Dialect struct{}
 var _ dialect.Dialect = Dialect{}
 
 // Name implements dialect.Dialect.
-func (Dialect) Name() string { return "mysql" }
+func (Dialect) Name() dialect.Backend { return dialect.MySQL }
+
+func init() { dialect.Register(dialect.MySQL, Dialect{}, "mariadb") }
 
 // TransactionalDDL implements dialect.Dialect.
 func (Dialect) TransactionalDDL() bool { return false }

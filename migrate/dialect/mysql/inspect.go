@@ -144,3 +144,13 @@ func (Dialect) Refused(err error) bool {
 	}
 	return false
 }
+
+var _ dialect.Catalog = Dialect{}
+
+// Columns implements dialect.Catalog.
+func (Dialect) Columns(ctx context.Context, q dialect.Querier, table string) ([]string, error) {
+	return dialect.Strings(ctx, q, "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position", table)
+}
+
+// Quote implements dialect.Catalog.
+func (Dialect) Quote(ident string) string { return "`" + strings.ReplaceAll(ident, "`", "``") + "`" }

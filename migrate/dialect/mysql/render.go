@@ -60,10 +60,7 @@ var style = dialect.TableStyle{
 	NamedChecks:   true,
 	InlineIndexes: true,
 	Suffix: func(t *schema.Table) string {
-		if t.MySQLOptions {
-			return "ENGINE=InnoDB CHARSET=" + tableCharset
-		}
-		return ""
+		return t.Options[string(dialect.MySQL)]
 	},
 }
 
@@ -102,7 +99,7 @@ func (d Dialect) Render(op schema.Op) ([]string, error) {
 // preconditionComment is what rendered (offline) SQL shows where a live
 // run checks the data.
 func preconditionComment(o schema.Precondition) string {
-	return fmt.Sprintf("-- glance-manage checks here that %s: no row of %s WHERE %s", o.Desc, o.Table, o.Where)
+	return o.Comment()
 }
 
 var _ dialect.Online = Dialect{}

@@ -13,7 +13,9 @@ type Dialect struct{}
 var _ dialect.Dialect = Dialect{}
 
 // Name implements dialect.Dialect.
-func (Dialect) Name() string { return "postgresql" }
+func (Dialect) Name() dialect.Backend { return dialect.PostgreSQL }
+
+func init() { dialect.Register(dialect.PostgreSQL, Dialect{}) }
 
 // TransactionalDDL implements dialect.Dialect.
 func (Dialect) TransactionalDDL() bool { return true }

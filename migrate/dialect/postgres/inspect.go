@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -110,3 +111,13 @@ func (Dialect) Retryable(err error) bool {
 // Refused implements dialect.Online; PostgreSQL has one form of each
 // statement.
 func (Dialect) Refused(error) bool { return false }
+
+var _ dialect.Catalog = Dialect{}
+
+// Columns implements dialect.Catalog.
+func (Dialect) Columns(ctx context.Context, q dialect.Querier, table string) ([]string, error) {
+	return dialect.Strings(ctx, q, "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position", table)
+}
+
+// Quote implements dialect.Catalog.
+func (Dialect) Quote(ident string) string { return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"` }

@@ -11,7 +11,9 @@ type Dialect struct{}
 var _ dialect.Dialect = Dialect{}
 
 // Name implements dialect.Dialect.
-func (Dialect) Name() string { return "sqlite" }
+func (Dialect) Name() dialect.Backend { return dialect.SQLite }
+
+func init() { dialect.Register(dialect.SQLite, Dialect{}) }
 
 // TransactionalDDL implements dialect.Dialect.
 func (Dialect) TransactionalDDL() bool { return true }

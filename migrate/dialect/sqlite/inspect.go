@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"modernc.org/sqlite"
 
@@ -135,3 +136,13 @@ func waitedInFull(err error) bool {
 
 // Refused implements dialect.Online.
 func (Dialect) Refused(error) bool { return false }
+
+var _ dialect.Catalog = Dialect{}
+
+// Columns implements dialect.Catalog.
+func (Dialect) Columns(ctx context.Context, q dialect.Querier, table string) ([]string, error) {
+	return dialect.Strings(ctx, q, "SELECT name FROM pragma_table_info(?) ORDER BY cid", table)
+}
+
+// Quote implements dialect.Catalog.
+func (Dialect) Quote(ident string) string { return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"` }

@@ -79,7 +79,7 @@ func (d Dialect) Render(op schema.Op) ([]string, error) {
 	case schema.Exec:
 		return o.SQL, nil
 	case schema.Precondition:
-		return []string{fmt.Sprintf("-- glance-manage checks here that %s: no row of %s WHERE %s", o.Desc, o.Table, o.Where)}, nil
+		return []string{o.Comment()}, nil
 	}
 	return nil, &dialect.ErrUnsupported{Dialect: d.Name(), Op: op}
 }
