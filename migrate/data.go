@@ -156,6 +156,9 @@ func (m *Migrator) PendingDataAt(ctx context.Context, rows []string) (map[string
 // or until maxRows rows were changed (maxRows < 0: no limit). It reports
 // the rows changed and whether work remains.
 func (m *Migrator) RunData(ctx context.Context, maxRows int64, o Options) (changed int64, remaining bool, err error) {
+	if _, err := m.cluster(ctx, m.DB); err != nil {
+		return 0, false, err
+	}
 	pending, err := m.PendingData(ctx)
 	if err != nil {
 		return 0, false, err
@@ -200,15 +203,18 @@ func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, 
 		return m.runDataParallel(ctx, dm, limit, o, w)
 	}
 	batch, adaptive := batchSize(o)
-	target := o.DataBatchTarget
-	if target <= 0 {
-		target = DefaultDataBatchTarget
-	}
 	on, _ := m.Dialect.(dialect.Online)
 	total, err := dm.Pending(ctx, m.DB, m.Dialect)
 	if err != nil {
 		return 0, err
 	}
+	// On a cluster, no batch's transaction may outgrow the write sets
+	// the cluster replicates (wsrep_max_ws_rows, wsrep_max_ws_size).
+	wsCap, target, err := m.clusterBatches(ctx, m.DB, "", o)
+	if err != nil {
+		return 0, err
+	}
+	batch = capBatch(batch, wsCap)
 	start := time.Now()
 	p := DataProgress{Migration: dm.Name, Total: total}
 	cursor := ""
@@ -266,7 +272,7 @@ func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, 
 		}
 		cursor = next
 		if adaptive && (n == batch || took > target) {
-			batch = nextDataBatch(n, took, target)
+			batch = capBatch(nextDataBatch(n, took, target), wsCap)
 		}
 	}
 	p.Elapsed, p.Finished = time.Since(start), true

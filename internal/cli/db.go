@@ -412,8 +412,14 @@ func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o mig
 		return nil, err
 	}
 	o.Threads = a.thr.threads
+	fc, closeNodes := a.clusterThrottle(ctx, s)
+	defer closeNodes()
+	if fc != nil {
+		o.Throttle = migrate.Throttlers(o.Throttle, fc)
+	}
 	s.mgr.Migrator.Observe = a.observer()
 	res, err := s.mgr.Migrator.Upgrade(ctx, targets, o)
+	a.clusterStats(fc)
 	if err != nil {
 		return nil, a.fail(err)
 	}
@@ -586,7 +592,14 @@ func (a *app) migrate(ctx context.Context, s *session, maxRows int64) error {
 	if err != nil {
 		return err
 	}
-	n, remaining, err := s.mgr.Migrator.RunData(ctx, maxRows, migrate.Options{DataProgress: a.dataProgress(), Throttle: t, Threads: a.thr.threads})
+	o := migrate.Options{DataProgress: a.dataProgress(), Throttle: t, Threads: a.thr.threads}
+	fc, closeNodes := a.clusterThrottle(ctx, s)
+	defer closeNodes()
+	if fc != nil {
+		o.Throttle = migrate.Throttlers(o.Throttle, fc)
+	}
+	n, remaining, err := s.mgr.Migrator.RunData(ctx, maxRows, o)
+	a.clusterStats(fc)
 	if err != nil {
 		return a.fail(err)
 	}

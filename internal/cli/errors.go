@@ -22,6 +22,7 @@ func (a *app) fail(err error) error {
 		se  *migrate.StepError
 		ee  *exitErr
 		rpe *migrate.ReplicaError
+		ns  *migrate.NodeNotSyncedError
 	)
 	if e, ok := a.explainWait(err); ok {
 		return e
@@ -61,6 +62,8 @@ func (a *app) fail(err error) error {
 		return exit(exitError, "ERROR: the database has Glance tables but no version table. Tell glance-manage its revision with `glance-manage db version_control --version <revision>`, then run the command again.")
 	case errors.As(err, &fe):
 		return exit(exitError, "ERROR: the database is not empty and holds no Glance tables (%s); it seems to belong to another application. Check [database] connection.", strings.Join(first(fe.Tables, 5), ", "))
+	case errors.As(err, &ns):
+		return exit(exitError, "ERROR: this Galera node is %s, not Synced with its cluster (a donor of a state transfer, or a node still joining): no phase runs on it. Wait until `SHOW STATUS LIKE 'wsrep_local_state_comment'` says Synced, or point [database] connection at a Synced node (or the cluster's proxy), then run %s again.", ns.State, a.again())
 	case errors.As(err, &se) && errors.Is(err, migrate.ErrShadowMismatch):
 		// The copy did not match its table in one snapshot; the next run
 		// discards it and copies afresh.
