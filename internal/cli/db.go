@@ -178,7 +178,7 @@ func (a *app) coreCommands() []pair {
 				if err := a.backupTo(ctx, s, syncBackup); err != nil {
 					return err
 				}
-				return a.sync(ctx, s, v)
+				return a.run(ctx, s, glance.Sync, v, -1)
 			})(cmd, args)
 		}, func(c *cobra.Command) {
 			versionFlag(&syncVersion, "")(c)
@@ -198,7 +198,7 @@ func (a *app) coreCommands() []pair {
 				v = "heads"
 			}
 			return a.withDBChecked(func(s *session) *preflightRun { return upgradePreflight(s, v) },
-				func(ctx context.Context, s *session, _ []string) error { return a.upgrade(ctx, s, v) })(cmd, args)
+				func(ctx context.Context, s *session, _ []string) error { return a.run(ctx, s, glance.Upgrade, v, -1) })(cmd, args)
 		}, func(c *cobra.Command) {
 			versionFlag(&upgradeVersion, "")(c)
 			upgradePlan.register(c)
@@ -223,7 +223,7 @@ func (a *app) coreCommands() []pair {
 				if err := a.backupTo(ctx, s, expandBackup); err != nil {
 					return err
 				}
-				return a.expand(ctx, s, true)
+				return a.run(ctx, s, glance.Expand, "", -1)
 			})(cmd, args)
 		}, func(c *cobra.Command) {
 			expandPlan.register(c)
@@ -232,7 +232,7 @@ func (a *app) coreCommands() []pair {
 			a.skipPreflightFlag(c)
 		}),
 		a.newPair("migrate", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
-			return a.migrate(ctx, s, maxRows)
+			return a.run(ctx, s, glance.Migrate, "", maxRows)
 		}), func(c *cobra.Command) {
 			c.Flags().Int64Var(&maxRows, "max-rows", -1, "migrate at most N rows, then exit 0 if nothing remains or 1 with a message if work remains (-1: all)")
 		}),
@@ -241,7 +241,7 @@ func (a *app) coreCommands() []pair {
 				return a.plan(cmd.Context(), "contract", "", &contractPlan, "")
 			}
 			return a.withDBChecked(func(s *session) *preflightRun { return phasePreflight(s, s.mgr.ContractHead()) }, func(ctx context.Context, s *session, _ []string) error {
-				return a.contract(ctx, s, true)
+				return a.run(ctx, s, glance.Contract, "", -1)
 			})(cmd, args)
 		}, func(c *cobra.Command) {
 			contractPlan.register(c)
@@ -359,11 +359,89 @@ func (a *app) check(ctx context.Context, s *session, format, release string) err
 	return nil
 }
 
-// prepare places a database under control (legacy versions) before an
-// upgrade, printing what upstream printed when it did the same.
-func (a *app) prepare(ctx context.Context, s *session) error {
-	p, err := s.mgr.PlaceUnderControl(ctx)
+// run carries out cmd up to version (sync, upgrade) as the library plans
+// it (glance.Manager.Plan, Run), printing what upstream prints as the
+// phases end. maxRows bounds a `db migrate` (-1: no bound).
+func (a *app) run(ctx context.Context, s *session, cmd glance.Command, version string, maxRows int64) error {
+	p, err := s.mgr.Plan(ctx, cmd, version)
+	if err != nil {
+		return a.runFail(err)
+	}
+	o := glance.RunOptions{MaxRows: maxRows}
+	if cmd != glance.Migrate {
+		if o.Options.LockWait, err = a.ddlLimit(); err != nil {
+			return err
+		}
+		o.Options.InPlaceRebuild = a.inPlace
+		o.Options.CopyProgress = a.copyProgress()
+		o.Observe = a.observer()
+	}
+	o.Options.DataProgress = a.dataProgress()
+	o.Placed = func(pl glance.Placement) {
+		a.printf("%s", msgLegacyNotControlled)
+		a.printf(msgLegacyPlacing, pl.Revision)
+	}
+	o.BeforeUpgrade = func(ctx context.Context, targets []string, opts migrate.Options) {
+		if opts.Online && !a.preflightRan {
+			a.warnRebuilds(ctx, s, targets, opts)
+		}
+	}
+	o.PhaseDone = func(r glance.PhaseResult) error { return a.phaseDone(p, r, maxRows) }
+	if err := s.mgr.Run(ctx, p, o); err != nil {
+		return a.runFail(err)
+	}
+	switch p.UpToDate {
+	case glance.AllUpToDate:
+		a.printf("%s", msgUpToDate)
+	case glance.ExpandUpToDate:
+		a.printf("%s", msgExpandUpToDate)
+	case glance.DataUpToDate:
+		a.printf("%s", msgMigrateUpToDate)
+	default:
+		if cmd == glance.Sync {
+			a.printf("%s", msgSynced)
+		}
+	}
+	return nil
+}
+
+// phaseDone prints the line of a phase that ended.
+func (a *app) phaseDone(p *glance.Plan, r glance.PhaseResult, maxRows int64) error {
+	switch r.Skipped {
+	case glance.AllUpToDate:
+		a.printf("%s", msgUpToDate)
+		return nil
+	case glance.ExpandUpToDate:
+		a.printf("%s", msgExpandUpToDate)
+		return nil
+	case glance.DataUpToDate:
+		a.printf("%s", msgMigrateUpToDate)
+		return nil
+	}
+	heads := strings.Join(r.Heads, ", ")
+	switch r.Phase.Kind {
+	case glance.PhaseUpgrade:
+		if p.Command == glance.Upgrade && p.Target == "heads" {
+			a.printf(msgUpgraded, heads)
+		} else {
+			a.printf(msgUpgradedTo, p.Target, heads)
+		}
+	case glance.PhaseExpand, glance.PhaseContract:
+		a.printf(msgUpgradedTo, r.Phase.Head(), heads)
+	case glance.PhaseMigrate:
+		a.printf(msgMigrated, r.Migrated)
+		if r.Remaining {
+			return exit(exitError, "Data migration is not complete: rows remain after --max-rows %d. Run `glance-manage db migrate` again.", maxRows)
+		}
+	}
+	return nil
+}
+
+// runFail turns the library's refusals into upstream's lines.
+func (a *app) runFail(err error) error {
 	var le *glance.LegacyError
+	var re *glance.RefusalError
+	var ie *glance.IncompleteError
 	switch {
 	case errors.As(err, &le):
 		a.printf("%s", msgLegacyNotControlled)
@@ -372,33 +450,27 @@ func (a *app) prepare(ctx context.Context, s *session) error {
 			return exit(exitError, "%s", msgLegacyTooOld)
 		}
 		return exit(exitError, "%s", msgLegacyUnknown)
-	case err != nil:
-		return a.fail(err)
-	case p.Revision != "":
-		a.printf("%s", msgLegacyNotControlled)
-		a.printf(msgLegacyPlacing, p.Revision)
+	case errors.As(err, &re):
+		switch {
+		case errors.Is(err, glance.ErrNoExpandHead):
+			return exit(exitError, "%s", msgExpandNoHead)
+		case errors.Is(err, glance.ErrNoContractHead):
+			return exit(exitError, "%s", msgContractNoHead)
+		case errors.Is(err, glance.ErrExpandFirst) && re.Phase == glance.PhaseMigrate:
+			return exit(exitError, "%s", msgMigrateNoExpand)
+		case errors.Is(err, glance.ErrExpandFirst):
+			return exit(exitError, "%s", msgContractNoExpand)
+		case errors.Is(err, glance.ErrDataFirst):
+			return exit(exitError, "%s", msgContractNeedsData)
+		}
+	case errors.As(err, &ie):
+		if ie.Phase == glance.PhaseExpand {
+			return exit(exitError, msgExpandFailed, ie.Head, pythonList(ie.Heads))
+		}
+		// Upstream names the expand head here; the contract head is meant.
+		return exit(exitError, msgContractFailed, ie.Head, pythonList(ie.Heads))
 	}
-	return nil
-}
-
-// upgradeTo applies revisions up to targets and returns the heads.
-func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o migrate.Options) ([]string, error) {
-	o.InPlaceRebuild = a.inPlace
-	var err error
-	if o.LockWait, err = a.ddlLimit(); err != nil {
-		return nil, err
-	}
-	if o.Online && !a.preflightRan {
-		a.warnRebuilds(ctx, s, targets, o)
-	}
-	o.DataProgress = a.dataProgress()
-	o.CopyProgress = a.copyProgress()
-	s.mgr.Migrator.Observe = a.observer()
-	res, err := s.mgr.Migrator.Upgrade(ctx, targets, o)
-	if err != nil {
-		return nil, a.fail(err)
-	}
-	return res.Heads, nil
+	return a.fail(err)
 }
 
 // warnRebuilds warns, before an online run, about each table the run will
@@ -408,7 +480,7 @@ func (a *app) warnRebuilds(ctx context.Context, s *session, targets []string, o 
 	if _, ok := s.mgr.Dialect.(dialect.Sizer); !ok {
 		return // no sizes, no warning: skip reading the plan
 	}
-	rebuilds, err := s.mgr.Migrator.Rebuilds(ctx, targets, o)
+	rebuilds, err := s.mgr.Rebuilds(ctx, targets, o)
 	if err != nil {
 		return
 	}
@@ -429,189 +501,16 @@ func rebuildWarning(r migrate.Rebuild) string {
 	return "WARNING: " + f.Message
 }
 
-func (a *app) sync(ctx context.Context, s *session, version string) error {
-	if err := a.prepare(ctx, s); err != nil {
-		return err
-	}
-	heads, err := s.mgr.CheckedHeads(ctx)
-	if err != nil {
-		return a.fail(err)
-	}
-	if version != "" {
-		// Upstream ignores VERSION; we honour it, offline, running the data
-		// migrations the revisions on the way need.
-		targets, err := s.mgr.Graph().Resolve(version)
-		if err != nil {
-			return a.fail(err)
-		}
-		heads, err := a.upgradeTo(ctx, s, targets, migrate.Options{RunData: true})
-		if err != nil {
-			return err
-		}
-		a.printf(msgUpgradedTo, version, strings.Join(heads, ", "))
-		a.printf("%s", msgSynced)
-		return nil
-	}
-	if contains(heads, s.mgr.ContractHead()) {
-		a.printf("%s", msgUpToDate)
-		return nil
-	}
-	if len(heads) == 0 {
-		// An empty database is built in one step (see migrate's
-		// baseline); the phases' lines are upstream's, for scripts.
-		res, err := a.upgradeTo(ctx, s, s.mgr.Graph().Heads(), migrate.Options{RunData: true})
-		if err != nil {
-			return err
-		}
-		a.printf(msgUpgradedTo, s.mgr.ExpandHead(), s.mgr.ExpandHead())
-		a.printf("%s", msgMigrateUpToDate)
-		a.printf(msgUpgradedTo, s.mgr.ContractHead(), strings.Join(res, ", "))
-		a.printf("%s", msgSynced)
-		return nil
-	}
-	if err := a.expand(ctx, s, false); err != nil {
-		return err
-	}
-	if err := a.migrate(ctx, s, -1); err != nil {
-		return err
-	}
-	if err := a.contract(ctx, s, false); err != nil {
-		return err
-	}
-	a.printf("%s", msgSynced)
-	return nil
-}
-
-func (a *app) upgrade(ctx context.Context, s *session, version string) error {
-	if err := a.prepare(ctx, s); err != nil {
-		return err
-	}
-	targets, err := s.mgr.Graph().Resolve(version)
-	if err != nil {
-		return a.fail(err)
-	}
-	heads, err := a.upgradeTo(ctx, s, targets, migrate.Options{Online: true, RunData: true})
-	if err != nil {
-		return err
-	}
-	if version == "heads" {
-		a.printf(msgUpgraded, strings.Join(heads, ", "))
-	} else {
-		a.printf(msgUpgradedTo, version, strings.Join(heads, ", "))
-	}
-	return nil
-}
-
 func (a *app) versionControl(ctx context.Context, s *session, version string) error {
 	targets, err := s.mgr.Graph().Resolve(version)
 	if err != nil {
 		return a.fail(err)
 	}
-	if err := s.mgr.Migrator.Stamp(ctx, targets); err != nil {
+	if err := s.mgr.Stamp(ctx, targets); err != nil {
 		return a.fail(err)
 	}
 	a.printf(msgPlaced, version)
 	return nil
-}
-
-func (a *app) expand(ctx context.Context, s *session, online bool) error {
-	if online {
-		if err := a.prepare(ctx, s); err != nil {
-			return err
-		}
-	}
-	head := s.mgr.ExpandHead()
-	if head == "" {
-		return exit(exitError, "%s", msgExpandNoHead)
-	}
-	heads, err := s.mgr.CheckedHeads(ctx)
-	if err != nil {
-		return a.fail(err)
-	}
-	if contains(heads, s.mgr.ContractHead()) {
-		a.printf("%s", msgUpToDate)
-		return nil
-	}
-	if s.mgr.Graph().Applied(heads)[head] {
-		a.printf("%s", msgExpandUpToDate)
-		return nil
-	}
-	heads, err = a.upgradeTo(ctx, s, []string{head}, migrate.Options{Online: online})
-	if err != nil {
-		return err
-	}
-	a.printf(msgUpgradedTo, head, strings.Join(heads, ", "))
-	if !s.mgr.Graph().Applied(heads)[head] {
-		return exit(exitError, msgExpandFailed, head, pythonList(heads))
-	}
-	return nil
-}
-
-func (a *app) migrate(ctx context.Context, s *session, maxRows int64) error {
-	st, err := s.mgr.Status(ctx)
-	if err != nil {
-		return a.fail(err)
-	}
-	if st.Contract.AtHead() {
-		a.printf("%s", msgUpToDate)
-		return nil
-	}
-	if !st.Expand.AtHead() {
-		return exit(exitError, "%s", msgMigrateNoExpand)
-	}
-	if st.DataPending() == 0 {
-		a.printf("%s", msgMigrateUpToDate)
-		return nil
-	}
-	n, remaining, err := s.mgr.Migrator.RunData(ctx, maxRows, migrate.Options{DataProgress: a.dataProgress()})
-	if err != nil {
-		return a.fail(err)
-	}
-	a.printf(msgMigrated, n)
-	if remaining {
-		return exit(exitError, "Data migration is not complete: rows remain after --max-rows %d. Run `glance-manage db migrate` again.", maxRows)
-	}
-	return nil
-}
-
-func (a *app) contract(ctx context.Context, s *session, online bool) error {
-	head := s.mgr.ContractHead()
-	if head == "" {
-		return exit(exitError, "%s", msgContractNoHead)
-	}
-	st, err := s.mgr.Status(ctx)
-	if err != nil {
-		return a.fail(err)
-	}
-	if st.Contract.AtHead() {
-		a.printf("%s", msgUpToDate)
-		return nil
-	}
-	if !st.Expand.AtHead() {
-		return exit(exitError, "%s", msgContractNoExpand)
-	}
-	if st.DataPending() > 0 {
-		return exit(exitError, "%s", msgContractNeedsData)
-	}
-	heads, err := a.upgradeTo(ctx, s, []string{head}, migrate.Options{Online: online})
-	if err != nil {
-		return err
-	}
-	a.printf(msgUpgradedTo, head, strings.Join(heads, ", "))
-	if !contains(heads, head) {
-		// Upstream names the expand head here; the contract head is meant.
-		return exit(exitError, msgContractFailed, head, pythonList(heads))
-	}
-	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // statusLockHolder, when set (by the migration-lock code), describes who
