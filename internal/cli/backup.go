@@ -13,10 +13,6 @@ import (
 	"github.com/glance-manage/glance-manage/migrate"
 )
 
-func init() {
-	extraDBCommands = append(extraDBCommands, (*app).backupCommand, (*app).restoreCommand)
-}
-
 const backupMethods = "SQLite: VACUUM INTO; MySQL/MariaDB: mysqldump --single-transaction; PostgreSQL: pg_dump"
 
 func (a *app) backupCommand() (cmd, legacy *cobra.Command) {

@@ -11,14 +11,29 @@ import (
 
 	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/glance/preflight"
+	"github.com/glance-manage/glance-manage/glance/purge"
 	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
-// extraDBCommands lets other files of this package add db actions
-// (purge, metadefs); each constructor returns the `db <action>` command
-// and, when it has one, its legacy `db_<action>` alias.
-var extraDBCommands []func(a *app) (cmd, legacy *cobra.Command)
+// extraDBCommands are the db actions beyond the upgrade workflow's (see
+// coreCommands), in the order help lists them: each returns the
+// `db <action>` command and, when it has one, its legacy `db_<action>`
+// alias.
+func (a *app) extraDBCommands() []func() (cmd, legacy *cobra.Command) {
+	purgeCmd := func(name string, age int) func() (*cobra.Command, *cobra.Command) {
+		return func() (*cobra.Command, *cobra.Command) { return a.purgeCommand(name, age), nil }
+	}
+	return []func() (cmd, legacy *cobra.Command){
+		a.backupCommand, a.restoreCommand,
+		a.historyCommand,
+		func() (*cobra.Command, *cobra.Command) { return lockCommand(a) },
+		a.loadMetadefsCommands, a.unloadMetadefsCommands, a.exportMetadefsCommands,
+		func() (*cobra.Command, *cobra.Command) { return preflightCommand(a) },
+		purgeCmd("purge", purge.DefaultAgeInDays),
+		purgeCmd("purge_images_table", purge.DefaultImagesAgeInDays),
+	}
+}
 
 // action is the shared body of `db <action>` and `db_<action>`.
 type action func(ctx context.Context, s *session, args []string) error
@@ -97,8 +112,8 @@ func (a *app) dbCommand() *cobra.Command {
 	for _, c := range a.coreCommands() {
 		db.AddCommand(c.cmd)
 	}
-	for _, mk := range extraDBCommands {
-		c, _ := mk(a)
+	for _, mk := range a.extraDBCommands() {
+		c, _ := mk()
 		db.AddCommand(c)
 	}
 	return db
@@ -114,8 +129,8 @@ func (a *app) legacyCommands() []*cobra.Command {
 			out = append(out, c.legacy)
 		}
 	}
-	for _, mk := range extraDBCommands {
-		if _, l := mk(a); l != nil {
+	for _, mk := range a.extraDBCommands() {
+		if _, l := mk(); l != nil {
 			out = append(out, l)
 		}
 	}
@@ -342,8 +357,8 @@ func (a *app) check(ctx context.Context, s *session, format, release string) err
 	case "json":
 		out := statusJSON(s, st, code)
 		if targeted {
-			out["check"] = map[string]any{"exit_code": code, "message": msg}
-			out["target_release"] = releaseJSON(against)
+			out.Check = &checkOut{ExitCode: code, Message: msg}
+			out.TargetRelease = releaseJSON(against)
 		}
 		if err := a.printJSON(out); err != nil {
 			return err
@@ -513,39 +528,66 @@ func (a *app) versionControl(ctx context.Context, s *session, version string) er
 	return nil
 }
 
-// statusLockHolder, when set (by the migration-lock code), describes who
-// holds the migration lock, for the "lock_holder" field of the JSON
-// status: nil when nobody does.
-var statusLockHolder func(s *session) any
+// statusOut is the machine-readable status of `db check/version --format
+// json`. The fields are in the order of their keys (the order the output
+// has always had).
+type statusOut struct {
+	Backend       string           `json:"backend"`
+	Base          levelOut         `json:"base"`
+	Check         *checkOut        `json:"check,omitempty"`
+	Composite     string           `json:"composite"`
+	Contract      levelOut         `json:"contract"`
+	DataPending   map[string]int64 `json:"data_pending"`
+	DataRows      int64            `json:"data_rows"`
+	Expand        levelOut         `json:"expand"`
+	Heads         []string         `json:"heads"`
+	LockHolder    *lockHolderOut   `json:"lock_holder"`
+	Release       string           `json:"release"`
+	TargetRelease *releaseOut      `json:"target_release,omitempty"`
+	ToolVersion   string           `json:"tool_version"`
+	UnderControl  bool             `json:"under_control"`
+	// Tables an interrupted expand or contract left half copied.
+	UnfinishedCopies []string `json:"unfinished_copies"`
+	UpgradeNeeded    bool     `json:"upgrade_needed"`
+}
 
-// statusJSON is the machine-readable status of `db check/version --format json`.
-func statusJSON(s *session, st *glance.Status, code int) map[string]any {
-	lvl := func(l glance.Level) map[string]any {
-		return map[string]any{"current": l.Current, "head": l.Head, "at_head": l.AtHead(), "pending": nonNil(l.Pending)}
+type levelOut struct {
+	AtHead  bool     `json:"at_head"`
+	Current string   `json:"current"`
+	Head    string   `json:"head"`
+	Pending []string `json:"pending"`
+}
+
+type checkOut struct {
+	ExitCode int    `json:"exit_code"`
+	Message  string `json:"message"`
+}
+
+// statusJSON is the status of `db check/version --format json`; code is
+// the check's exit code (<0: no "check" field).
+func statusJSON(s *session, st *glance.Status, code int) *statusOut {
+	lvl := func(l glance.Level) levelOut {
+		return levelOut{Current: l.Current, Head: l.Head, AtHead: l.AtHead(), Pending: nonNil(l.Pending)}
 	}
-	out := map[string]any{
-		"backend":        string(s.url.Backend),
-		"heads":          nonNil(st.Rows),
-		"expand":         lvl(st.Expand),
-		"contract":       lvl(st.Contract),
-		"data_pending":   st.Data,
-		"data_rows":      st.DataPending(),
-		"release":        st.Release,
-		"under_control":  len(st.Rows) > 0,
-		"composite":      composite(st),
-		"tool_version":   Version,
-		"base":           lvl(st.Base),
-		"upgrade_needed": !st.Contract.AtHead(),
-		"lock_holder":    nil,
-		// Tables an interrupted expand or contract left half copied.
-		"unfinished_copies": nonNil(st.UnfinishedCopies),
-	}
-	if statusLockHolder != nil {
-		out["lock_holder"] = statusLockHolder(s)
+	out := &statusOut{
+		Backend:          string(s.url.Backend),
+		Heads:            nonNil(st.Rows),
+		Expand:           lvl(st.Expand),
+		Contract:         lvl(st.Contract),
+		DataPending:      st.Data,
+		DataRows:         st.DataPending(),
+		Release:          st.Release,
+		UnderControl:     len(st.Rows) > 0,
+		Composite:        composite(st),
+		ToolVersion:      Version,
+		Base:             lvl(st.Base),
+		UpgradeNeeded:    !st.Contract.AtHead(),
+		LockHolder:       lockHolderJSON(s),
+		UnfinishedCopies: nonNil(st.UnfinishedCopies),
 	}
 	if code >= 0 {
 		_, msg := checkState(st)
-		out["check"] = map[string]any{"exit_code": code, "message": msg}
+		out.Check = &checkOut{ExitCode: code, Message: msg}
 	}
 	return out
 }

@@ -12,10 +12,6 @@ import (
 	"github.com/glance-manage/glance-manage/migrate"
 )
 
-func init() {
-	extraDBCommands = append(extraDBCommands, (*app).historyCommand)
-}
-
 func (a *app) historyCommand() (cmd, legacy *cobra.Command) {
 	var format string
 	var noConnect bool

@@ -30,16 +30,11 @@ const DefaultLockTimeout = 10 * time.Minute
 const EnvLockLease = "GLANCE_MANAGE_LOCK_LEASE"
 
 // readOnlyActions never take the lock.
-var readOnlyActions = map[string]bool{"version": true, "check": true, "export_metadefs": true}
-
-func init() {
-	extraDBCommands = append(extraDBCommands, lockCommand)
-	statusLockHolder = lockHolderJSON
-}
+var readOnlyActions = map[string]bool{"version": true, "check": true, "export_metadefs": true, "preflight": true}
 
 // lockHolderJSON describes the migration lock's holder for the JSON
 // status (nil when the lock is free or cannot be read).
-func lockHolderJSON(s *session) any {
+func lockHolderJSON(s *session) *lockHolderOut {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	l := &migrate.Locker{DB: s.mgr.DB, Dialect: s.mgr.Dialect}
@@ -54,14 +49,28 @@ func lockHolderJSON(s *session) any {
 	case info.Local:
 		process = "gone"
 	}
-	return map[string]any{
-		"command": info.Command, "host": info.Host, "pid": info.PID, "owner": info.Owner,
-		"acquired":              info.Acquired.Format(time.RFC3339),
-		"heartbeat_age_seconds": info.Silence.Seconds(),
-		"expires_in_seconds":    info.ExpiresIn.Seconds(),
-		"process":               process,
-		"stale":                 info.Stale(),
+	return &lockHolderOut{
+		Command: info.Command, Host: info.Host, PID: info.PID, Owner: info.Owner,
+		Acquired:            info.Acquired.Format(time.RFC3339),
+		HeartbeatAgeSeconds: info.Silence.Seconds(),
+		ExpiresInSeconds:    info.ExpiresIn.Seconds(),
+		Process:             process,
+		Stale:               info.Stale(),
 	}
+}
+
+// lockHolderOut is the "lock_holder" of the JSON status, its fields in the
+// order of their keys.
+type lockHolderOut struct {
+	Acquired            string  `json:"acquired"`
+	Command             string  `json:"command"`
+	ExpiresInSeconds    float64 `json:"expires_in_seconds"`
+	HeartbeatAgeSeconds float64 `json:"heartbeat_age_seconds"`
+	Host                string  `json:"host"`
+	Owner               string  `json:"owner"`
+	PID                 int     `json:"pid"`
+	Process             string  `json:"process"`
+	Stale               bool    `json:"stale"`
 }
 
 // needsLock reports whether cmd changes the database.
