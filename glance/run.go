@@ -51,6 +51,9 @@ type PhaseResult struct {
 // migrated) and refuses with Plan's errors. A plan that is up to date
 // does nothing but the renaming.
 func (m *Manager) Run(ctx context.Context, p *Plan, o RunOptions) error {
+	if o.Observe != nil {
+		m.Migrator.Observe = o.Observe
+	}
 	if p.Rename != nil {
 		if _, err := m.Migrator.RenameRows(ctx, p.Rename.From, p.Rename.To); err != nil {
 			return err
@@ -198,9 +201,6 @@ func (m *Manager) runPhase(ctx context.Context, p *Plan, ph *Phase, o RunOptions
 func (m *Manager) upgrade(ctx context.Context, targets []string, opts migrate.Options, o RunOptions) ([]string, error) {
 	if o.BeforeUpgrade != nil {
 		o.BeforeUpgrade(ctx, targets, opts)
-	}
-	if o.Observe != nil {
-		m.Migrator.Observe = o.Observe
 	}
 	res, err := m.Migrator.Upgrade(ctx, targets, opts)
 	if err != nil {
