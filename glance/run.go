@@ -231,3 +231,9 @@ func (m *Manager) PendingData(ctx context.Context) (map[string]int64, error) {
 
 // DataMigrations are the data migrations, in order.
 func (m *Manager) DataMigrations() []*migrate.DataMigration { return m.Migrator.Data }
+
+// SetFence makes every change the engine makes confirm the migration
+// lock f first (see migrate.Migrator.Fence); nil: none.
+func (m *Manager) SetFence(f migrate.Fence) {
+	m.Migrator.Fence = f
+}

@@ -54,7 +54,7 @@ func (a *app) restoreCommand() (cmd, legacy *cobra.Command) {
 				if err := backup.Restore(ctx, s.mgr.DB, s.url, from, backupOptions()); err != nil {
 					return a.backupFail("restore", err)
 				}
-				rows, err := s.mgr.Migrator.Heads(ctx)
+				rows, err := s.mgr.Heads(ctx)
 				if err != nil {
 					return a.fail(err)
 				}

@@ -195,7 +195,8 @@ func (a *app) takeLock(cmd *cobra.Command, s *session) (context.Context, func(er
 		return nil, nil, a.lockError(cmd, err)
 	}
 	// Every change the command makes confirms the lock first (fencing).
-	s.mgr.Migrator.Fence, s.fence = lease, lease
+	s.mgr.SetFence(lease)
+	s.fence = lease
 	if old := lease.TookOver; old != nil {
 		why := fmt.Sprintf("its lease expired %s ago", (-old.ExpiresIn).Round(time.Second))
 		if old.Gone() {
@@ -215,7 +216,8 @@ func (a *app) takeLock(cmd *cobra.Command, s *session) (context.Context, func(er
 		stopped := runCtx.Err() != nil
 		cause := context.Cause(runCtx)
 		cancel(nil)
-		s.mgr.Migrator.Fence, s.fence = nil, nil
+		s.mgr.SetFence(nil)
+		s.fence = nil
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer rcancel()
 		// Release acknowledges a break (the next holder waits for that)
@@ -292,7 +294,7 @@ func (a *app) lost(ctx context.Context, cmd *cobra.Command, s *session, finished
 // standing says which revision the database is at, for the messages of a
 // stopped run.
 func (a *app) standing(ctx context.Context, s *session) string {
-	heads, err := s.mgr.Migrator.Heads(ctx)
+	heads, err := s.mgr.Heads(ctx)
 	switch {
 	case err != nil:
 		return "(the revision could not be read: " + err.Error() + ")"
