@@ -7,6 +7,7 @@ package preflight_test
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,16 +130,17 @@ func TestPreflightDiskKnown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var datadir string
-	if err := db.SQL.QueryRow("SELECT @@datadir").Scan(&datadir); err != nil {
+	var datadir, name string
+	if err := db.SQL.QueryRow("SELECT @@datadir, DATABASE()").Scan(&datadir, &name); err != nil {
 		t.Fatal(err)
 	}
-	free, err := dialect.FreeSpace(datadir)
+	dir := filepath.Join(datadir, name)
+	free, err := dialect.FreeSpace(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !d.Known || d.Path != datadir || d.Free <= 0 || d.Free > free+free/20 || d.Free < free-free/20 {
-		t.Errorf("disk %+v; want %s with about %d bytes free", d, datadir, free)
+	if !d.Known || d.Path != dir || d.Free <= 0 || d.Free > free+free/20 || d.Free < free-free/20 {
+		t.Errorf("disk %+v; want %s with about %d bytes free", d, dir, free)
 	}
 }
 

@@ -165,6 +165,15 @@ FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 
 		return nil, err
 	}
 	rows.Close()
+	// The statistics behind data_length sample a few pages and may say a
+	// quarter of what the table's file holds; what a copy of the table
+	// writes is nearer the file's size. The tablespaces can be read only
+	// with PROCESS: without it the statistics are what there is.
+	if files, err := tablespaceSizes(ctx, q); err == nil {
+		for i, f := range out.List {
+			out.List[i].Size = max(f.Size, files[f.Name])
+		}
+	}
 	for name := range collations {
 		if name == "" {
 			continue
@@ -299,6 +308,35 @@ ORDER BY t.trx_started`, minAge.Microseconds())
 	return out, rows.Err()
 }
 
+// tablespaceSizes returns the allocated size of the file of each InnoDB
+// table of the current database that has one (file-per-table), from
+// MariaDB's INNODB_SYS_TABLESPACES or MySQL's INNODB_TABLESPACES.
+func tablespaceSizes(ctx context.Context, q dialect.Querier) (map[string]int64, error) {
+	view := "innodb_sys_tablespaces"
+	ok, err := dialect.Exists(ctx, q, "SELECT 1 FROM information_schema.tables WHERE table_schema = 'information_schema' AND table_name = 'INNODB_SYS_TABLESPACES'")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		view = "innodb_tablespaces"
+	}
+	rows, err := q.QueryContext(ctx, "SELECT name, allocated_size FROM information_schema."+view+" WHERE name LIKE CONCAT(DATABASE(), '/%')")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var size sql.NullInt64
+		if err := rows.Scan(&name, &size); err != nil {
+			return nil, err
+		}
+		out[name[strings.IndexByte(name, '/')+1:]] = size.Int64
+	}
+	return out, rows.Err()
+}
+
 // portOf returns the port of a PROCESSLIST host ("10.0.0.5:51234").
 func portOf(host string) string {
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
@@ -415,10 +453,12 @@ func show(ctx context.Context, q dialect.Querier, stmt string) (map[string]strin
 	return out, rows.Err()
 }
 
-// Disk implements dialect.DiskInspector: the free space of @@datadir,
-// when the server runs on this host (its host name is this host's, and
-// the data directory holds the current database's directory as seen
-// from here); otherwise Known is false and Unknown says why.
+// Disk implements dialect.DiskInspector: the free space of the current
+// database's directory in @@datadir (where a shadow copy's file goes: it
+// may be a file system of its own, mounted or linked there), when the
+// server runs on this host (its host name is this host's, and the data
+// directory holds the current database's directory as seen from here);
+// otherwise Known is false and Unknown says why.
 func (Dialect) Disk(ctx context.Context, q dialect.Querier) (*dialect.Disk, error) {
 	var datadir, host, db string
 	if err := q.QueryRowContext(ctx, "SELECT @@datadir, @@hostname, COALESCE(DATABASE(), '')").Scan(&datadir, &host, &db); err != nil {
@@ -441,9 +481,10 @@ func (Dialect) Disk(ctx context.Context, q dialect.Querier) (*dialect.Disk, erro
 		d.Unknown = fmt.Sprintf("the server's data directory %s cannot be seen from this process (%s: %s)", datadir, filepath.Join(datadir, db), why)
 		return d, nil
 	}
-	free, err := dialect.FreeSpace(datadir)
+	d.Path = filepath.Join(datadir, db)
+	free, err := dialect.FreeSpace(d.Path)
 	if err != nil {
-		d.Unknown = fmt.Sprintf("the free space of %s cannot be read: %v", datadir, err)
+		d.Unknown = fmt.Sprintf("the free space of %s cannot be read: %v", d.Path, err)
 		return d, nil
 	}
 	d.Free, d.Known = free, true
