@@ -2,6 +2,14 @@
 // migrations and upstream's historical quirks (legacy sqlalchemy-migrate
 // versions, renamed revision ids). The CLI (internal/cli) is a thin layer
 // over it; other Go programs can use it directly.
+//
+// The upgrade workflow (sync, upgrade, expand, migrate, contract) is one
+// Plan: Manager.Plan reads a database, without changing it, and works out
+// the phases, their revisions and data migrations, or the refusal
+// (*RefusalError); Manager.Run carries the plan out under the caller's
+// migration lock; an offline script is written from the same plan
+// (Manager.PlanFrom, for given version rows) in the dialect's syntax
+// (dialect.ScriptWriter), so that a script and a run cannot disagree.
 package glance
 
 import (
