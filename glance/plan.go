@@ -186,8 +186,8 @@ type DataStep struct {
 	SQL       []string // DataAtOnce
 }
 
-// Revisions are the plan's steps in order, over all phases.
-func (p *Plan) Revisions() []*Step {
+// Steps are the plan's revisions in order, over all phases.
+func (p *Plan) Steps() []*Step {
 	var out []*Step
 	for i := range p.Phases {
 		for j := range p.Phases[i].Steps {

@@ -178,8 +178,8 @@ func TestLiveAndScriptAgree(t *testing.T) {
 // found rows for.
 func checkMigrate(t *testing.T, m *glance.Manager, plan *glance.Plan) {
 	t.Helper()
-	if len(plan.Revisions()) != 0 || len(plan.Phases) != 1 || plan.Phases[0].Kind != glance.PhaseMigrate {
-		t.Fatalf("migrate plan: %d phases, %d revisions; want one migrate phase", len(plan.Phases), len(plan.Revisions()))
+	if len(plan.Steps()) != 0 || len(plan.Phases) != 1 || plan.Phases[0].Kind != glance.PhaseMigrate {
+		t.Fatalf("migrate plan: %d phases, %d revisions; want one migrate phase", len(plan.Phases), len(plan.Steps()))
 	}
 	var want []string
 	for _, dm := range m.DataMigrations() {

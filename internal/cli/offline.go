@@ -171,7 +171,7 @@ func (a *app) renderPlan(pl *glance.Plan, mgr *glance.Manager) error {
 		w.Comment("%s", msgUpToDate)
 		return w.Err()
 	}
-	steps := pl.Revisions()
+	steps := pl.Steps()
 	if len(steps) == 0 {
 		w.Comment("Nothing to apply: the database is already at %s.", strings.Join(pl.Start, ", "))
 		return w.Err()
