@@ -2,8 +2,6 @@ package cli_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -141,10 +139,6 @@ func TestLiveAndScriptAgree(t *testing.T) {
 						}
 						if want := len(plan.Start) == 0; created != want {
 							t.Errorf("%s: creates the version table: %v, want %v", mode, created, want)
-						}
-						if os.Getenv("LIVESQL_DUMP") != "" {
-							_ = os.WriteFile(filepath.Join(os.Getenv("LIVESQL_DUMP"), strings.ReplaceAll(t.Name(), "/", "_")+mode+".script"), []byte(strings.Join(stmts, "\n;;\n")), 0o644)
-							_ = os.WriteFile(filepath.Join(os.Getenv("LIVESQL_DUMP"), strings.ReplaceAll(t.Name(), "/", "_")+".live"), []byte(strings.Join(live, "\n;;\n")), 0o644)
 						}
 						if !slices.Equal(stmts, live) {
 							t.Errorf("%s lists other statements than the live run (%d and %d):\n%s", mode, len(stmts), len(live), firstDiff(strings.Join(live, "\n"), strings.Join(stmts, "\n")))
