@@ -26,7 +26,7 @@ type session struct {
 	mgr *glance.Manager
 	// fence is the migration lock the command holds (nil when it takes
 	// none), for the writers outside the migration engine (purge,
-	// metadefs); the engine has it as mgr.Migrator.Fence.
+	// metadefs); the engine gets it through mgr.SetFence.
 	fence migrate.Fence
 	// throttle is the run's throttler once built (throttle.go), and
 	// closers what Close releases with the database.

@@ -15,17 +15,6 @@ import (
 	"github.com/glance-manage/glance-manage/migrate"
 )
 
-func init() {
-	extraDBCommands = append(extraDBCommands,
-		func(a *app) (*cobra.Command, *cobra.Command) {
-			return a.purgeCommand("purge", purge.DefaultAgeInDays), nil
-		},
-		func(a *app) (*cobra.Command, *cobra.Command) {
-			return a.purgeCommand("purge_images_table", purge.DefaultImagesAgeInDays), nil
-		},
-	)
-}
-
 // purgeCommand is `db purge` or `db purge_images_table` (upstream has no
 // db_purge spelling).
 func (a *app) purgeCommand(name string, defAge int) *cobra.Command {
