@@ -89,13 +89,13 @@ func state(t *testing.T, m *glance.Manager) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok, err := m.Dialect.TableExists(ctx, m.DB, migrate.LockTable)
+	ok, err := m.Dialect.TableExists(ctx, m.DB, glance.Naming.LockTable())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s += fmt.Sprintf("\nlock table exists: %v\n", ok)
 	if ok {
-		rows, err := m.DB.QueryContext(ctx, "SELECT name, owner, acquired FROM "+migrate.LockTable+" ORDER BY name")
+		rows, err := m.DB.QueryContext(ctx, "SELECT name, owner, acquired FROM "+glance.Naming.LockTable()+" ORDER BY name")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +295,7 @@ func TestPreflightFindings(t *testing.T) {
 		{name: "migration lock held by another run", backends: testdb.All,
 			setup: func(t *testing.T, e env) (*glance.Manager, preflight.Options) {
 				upgrade(t, e.db.URL, "mitaka02")
-				l := &migrate.Locker{DB: e.m.DB, Dialect: e.m.Dialect, Holder: migrate.Holder{Host: "elsewhere", PID: 4242, Command: "db expand"}}
+				l := &migrate.Locker{DB: e.m.DB, Dialect: e.m.Dialect, Naming: glance.Naming, Holder: migrate.Holder{Host: "elsewhere", PID: 4242, Command: "db expand"}}
 				lease, err := l.Acquire(ctx, 0)
 				if err != nil {
 					t.Fatal(err)

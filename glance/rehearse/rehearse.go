@@ -330,7 +330,7 @@ func (r *Report) measureCopy(ctx context.Context, u *dburl.URL, srcDB *sql.DB, s
 			}
 		}
 	}
-	exclude := migrate.BookkeepingPrefix
+	exclude := glance.Naming.BookkeepingPrefix()
 	r.Copy.SourceBytes, _ = size(ctx, srcDB, u.Backend, absPath(u.Path), exclude)
 	r.Copy.ScratchBytes, _ = size(ctx, s.db, s.url.Backend, s.path, exclude)
 	return nil

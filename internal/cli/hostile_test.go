@@ -14,10 +14,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/internal/cli"
 	"github.com/glance-manage/glance-manage/internal/snapshot"
 	"github.com/glance-manage/glance-manage/internal/testdb"
-	"github.com/glance-manage/glance-manage/migrate"
 )
 
 // hostileRun runs the CLI with OS_DATABASE__CONNECTION=url (unless url is
@@ -70,7 +70,7 @@ func state(t *testing.T, db *testdb.DB) string {
 	skip := false
 	for _, line := range strings.SplitAfter(s, "\n") {
 		if strings.HasPrefix(line, "rows ") {
-			skip = strings.HasPrefix(line, "rows "+migrate.LockTable+" ")
+			skip = strings.HasPrefix(line, "rows "+glance.Naming.LockTable()+" ")
 		}
 		if !skip {
 			b.WriteString(line)
