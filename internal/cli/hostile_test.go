@@ -291,12 +291,12 @@ func TestHostileInput(t *testing.T) {
 		}, "db", "contract"), want: "ERROR"},
 	}
 	bin := reachableTool(t)
-	for _, b := range testdb.All {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		for _, c := range cases {
 			if !c.all && b != testdb.SQLite {
 				continue
 			}
-			t.Run(string(b)+"/"+c.name, func(t *testing.T) {
+			t.Run(c.name, func(t *testing.T) {
 				db := testdb.New(t, b)
 				a, url, secrets := c.setup(t, db)
 				switch url {
@@ -334,7 +334,7 @@ func TestHostileInput(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }
 
 // readOnlyDir makes the directory of the SQLite database path read-only
