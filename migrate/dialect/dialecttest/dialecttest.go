@@ -16,7 +16,10 @@
 // transactions locking rows in opposite order (SQLite: two writers) fail
 // with an error Transient (and Retryable) accept; and whatever size
 // capability the dialect has (Sizer, Pages, TableInspector) reports
-// plausible values for a table of known rows.
+// plausible values for a table of known rows; where the dialect
+// implements dialect.Shadow, a shadow copy with a writer during it swaps
+// in with the same rows; and a script of rendered operations runs in the
+// backend's command-line client.
 package dialecttest
 
 import (
@@ -32,8 +35,10 @@ import (
 )
 
 // Run runs the suite as subtests of t. db is an empty database of d's
-// backend that the suite may change at will.
-func Run(t *testing.T, d dialect.Dialect, db *sql.DB) {
+// backend that the suite may change at will, and url its SQLAlchemy-style
+// URL, which the backend's command-line client is given to execute a
+// script ("" skips that check).
+func Run(t *testing.T, d dialect.Dialect, db *sql.DB, url string) {
 	t.Run("registered", func(t *testing.T) { registered(t, d) })
 	t.Run("ddl round trip", func(t *testing.T) { roundTrip(t, d, db) })
 	t.Run("retryable lock wait", func(t *testing.T) { lockWait(t, d, db) })
@@ -42,6 +47,8 @@ func Run(t *testing.T, d dialect.Dialect, db *sql.DB) {
 	t.Run("locker", func(t *testing.T) { locker(t, d, db) })
 	t.Run("deadlock retryable", func(t *testing.T) { deadlock(t, d, db) })
 	t.Run("sizes", func(t *testing.T) { sizes(t, d, db) })
+	t.Run("shadow copy", func(t *testing.T) { shadowCopy(t, d, db) })
+	t.Run("offline script", func(t *testing.T) { offlineScript(t, d, db, url) })
 }
 
 func registered(t *testing.T, d dialect.Dialect) {
