@@ -2,6 +2,14 @@
 // migrations and upstream's historical quirks (legacy sqlalchemy-migrate
 // versions, renamed revision ids). The CLI (internal/cli) is a thin layer
 // over it; other Go programs can use it directly.
+//
+// The upgrade workflow (sync, upgrade, expand, migrate, contract) is one
+// Plan: Manager.Plan reads a database, without changing it, and works out
+// the phases, their revisions and data migrations, or the refusal
+// (*RefusalError); Manager.Run carries the plan out under the caller's
+// migration lock; an offline script is written from the same plan
+// (Manager.PlanFrom, for given version rows) in the dialect's syntax
+// (dialect.ScriptWriter), so that a script and a run cannot disagree.
 package glance
 
 import (
@@ -55,30 +63,19 @@ func (m *Manager) Graph() *migrate.Graph { return m.Migrator.Graph }
 func (m *Manager) ExpandHead() string   { return m.Graph().BranchHead(migrations.ExpandBranch) }
 func (m *Manager) ContractHead() string { return m.Graph().BranchHead(migrations.ContractBranch) }
 
-// Heads reads the version table after renaming the ids of Ocata's and
-// Pike's monolithic revisions (pike01 to pike_contract01, else ocata01 to
-// ocata_contract01), as upstream does on every read. It does not validate
-// the rows; see CheckedHeads.
+// Heads reads the version table, with the ids of Ocata's and Pike's
+// monolithic revisions renamed in memory (pike01 to pike_contract01, else
+// ocata01 to ocata_contract01), as upstream renames them on every read.
+// It only reads: the rows themselves are renamed under the migration lock
+// by the run of a plan (Plan.Rename) or by PlaceUnderControl. It does not
+// validate the rows; see CheckedHeads.
 func (m *Manager) Heads(ctx context.Context) ([]string, error) {
 	rows, err := m.Migrator.Heads(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rename := ""
-	for _, r := range rows {
-		if r == "pike01" {
-			rename = r
-		} else if r == "ocata01" && rename == "" {
-			rename = r
-		}
-	}
-	if rename == "" {
-		return rows, nil
-	}
-	if _, err := m.Migrator.RenameRows(ctx, rename, rename[:len(rename)-2]+"_contract01"); err != nil {
-		return nil, err
-	}
-	return m.Migrator.Heads(ctx)
+	rows, _ = renamed(rows)
+	return rows, nil
 }
 
 // CheckedHeads is Heads plus validation against the graph.
@@ -133,10 +130,21 @@ type Placement struct {
 // creates everything); one at a legacy sqlalchemy-migrate version 42-45 is
 // stamped with the matching revision (upstream's Ocata-to-Victoria
 // behaviour). Anything else is refused with an error saying why.
+//
+// It writes: the caller holds the migration lock. It also renames the
+// revision id upstream renamed (see Heads) in the version table.
 func (m *Manager) PlaceUnderControl(ctx context.Context) (Placement, error) {
-	rows, err := m.Heads(ctx)
-	if err != nil || len(rows) > 0 {
+	raw, err := m.Migrator.Heads(ctx)
+	if err != nil {
 		return Placement{}, err
+	}
+	if _, rn := renamed(raw); rn != nil {
+		if _, err := m.Migrator.RenameRows(ctx, rn.From, rn.To); err != nil {
+			return Placement{}, err
+		}
+	}
+	if len(raw) > 0 {
+		return Placement{}, nil
 	}
 	p, ids, err := m.placement(ctx)
 	if err != nil || len(ids) == 0 {

@@ -92,17 +92,23 @@ func (c *copyObserver) observe(e migrate.Event) error {
 // TestShadowCopyEqualsInPlace: expand, data migration and contract by
 // shadow copies leave exactly the schema and rows of in-place rebuilds
 // (foreign keys with their own names, checks, indexes, no shadow tables
-// or triggers left), and the copy ran in several batches.
+// or triggers left), and the copy ran in several batches; so do the copy
+// and the data migration on three connections (Options.Threads).
 func TestShadowCopyEqualsInPlace(t *testing.T) {
 	testdb.Require(t, testdb.MySQL)
 	ctx := context.Background()
-	var states [2][2]string
-	for i, inPlace := range []bool{true, false} {
+	var states [3][2]string
+	for i, v := range []struct {
+		inPlace bool
+		threads int
+	}{{true, 1}, {false, 1}, {false, 3}} {
+		inPlace := v.inPlace
 		m := manager(t, testdb.MySQL)
+		m.DB.SetMaxOpenConns(8)
 		seedImages(t, m, 1500)
 		obs := &copyObserver{}
 		m.Migrator.Observe = obs.observe
-		o := migrate.Options{Online: true, InPlaceRebuild: inPlace, DataBatch: 100}
+		o := migrate.Options{Online: true, InPlaceRebuild: inPlace, DataBatch: 100, Threads: v.threads}
 		upgrade(t, m, "ocata_expand01", o)
 		states[i][0] = state(t, m)
 		if _, _, err := m.Migrator.RunData(ctx, -1, o); err != nil {
@@ -128,6 +134,8 @@ func TestShadowCopyEqualsInPlace(t *testing.T) {
 	}
 	sameDump(t, "after expand, shadow copy against in place", states[1][0], states[0][0])
 	sameDump(t, "after contract, shadow copy against in place", states[1][1], states[0][1])
+	sameDump(t, "after expand, shadow copy on three connections against in place", states[2][0], states[0][0])
+	sameDump(t, "after contract, shadow copy on three connections against in place", states[2][1], states[0][1])
 	if regexp.MustCompile(`(^|[\s(])_image`).MatchString(states[1][1]) {
 		t.Errorf("a shadow table, trigger or foreign key name is left:\n%s", states[1][1])
 	}
@@ -147,9 +155,17 @@ func count(list []string, s string) int {
 // properties, change is_public and delete properties while expand copies
 // images; afterwards every image has what its last writer wrote, no
 // write failed, and no row of images or image_properties was lost.
+// Both with one thread and with the copy on three connections.
 func TestShadowCopyUnderWriters(t *testing.T) {
 	testdb.Require(t, testdb.MySQL)
+	for _, threads := range []int{1, 3} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) { shadowCopyUnderWriters(t, threads) })
+	}
+}
+
+func shadowCopyUnderWriters(t *testing.T, threads int) {
 	m := manager(t, testdb.MySQL)
+	m.DB.SetMaxOpenConns(8)
 	seedImages(t, m, 3000)
 	ids, err := dialect.Strings(context.Background(), m.DB, "SELECT id FROM images ORDER BY id")
 	if err != nil {
@@ -233,7 +249,7 @@ func TestShadowCopyUnderWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, uerr := m.Migrator.Upgrade(context.Background(), ids2, migrate.Options{Online: true, DataBatchTarget: time.Microsecond})
+	_, uerr := m.Migrator.Upgrade(context.Background(), ids2, migrate.Options{Online: true, DataBatchTarget: time.Microsecond, Threads: threads})
 	time.Sleep(200 * time.Millisecond)
 	stop()
 	wg.Wait()

@@ -156,6 +156,9 @@ func (m *Migrator) PendingDataAt(ctx context.Context, rows []string) (map[string
 // or until maxRows rows were changed (maxRows < 0: no limit). It reports
 // the rows changed and whether work remains.
 func (m *Migrator) RunData(ctx context.Context, maxRows int64, o Options) (changed int64, remaining bool, err error) {
+	if _, err := m.cluster(ctx, m.DB); err != nil {
+		return 0, false, err
+	}
 	pending, err := m.PendingData(ctx)
 	if err != nil {
 		return 0, false, err
@@ -196,16 +199,22 @@ func (m *Migrator) RunData(ctx context.Context, maxRows int64, o Options) (chang
 // is rolled back and tried again after a backoff. Each batch confirms the
 // migration lock in its transaction first (Migrator.Fence).
 func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, o Options) (int64, error) {
-	batch, adaptive := batchSize(o)
-	target := o.DataBatchTarget
-	if target <= 0 {
-		target = DefaultDataBatchTarget
+	if w := threads(o); w > 1 && dm.Range != nil && dm.Apply != nil {
+		return m.runDataParallel(ctx, dm, limit, o, w)
 	}
+	batch, adaptive := batchSize(o)
 	on, _ := m.Dialect.(dialect.Online)
 	total, err := dm.Pending(ctx, m.DB, m.Dialect)
 	if err != nil {
 		return 0, err
 	}
+	// On a cluster, no batch's transaction may outgrow the write sets
+	// the cluster replicates (wsrep_max_ws_rows, wsrep_max_ws_size).
+	wsCap, target, err := m.clusterBatches(ctx, m.DB, "", o)
+	if err != nil {
+		return 0, err
+	}
+	batch = capBatch(batch, wsCap)
 	start := time.Now()
 	p := DataProgress{Migration: dm.Name, Total: total}
 	cursor := ""
@@ -263,7 +272,7 @@ func (m *Migrator) runData(ctx context.Context, dm *DataMigration, limit int64, 
 		}
 		cursor = next
 		if adaptive && (n == batch || took > target) {
-			batch = nextDataBatch(n, took, target)
+			batch = capBatch(nextDataBatch(n, took, target), wsCap)
 		}
 	}
 	p.Elapsed, p.Finished = time.Since(start), true
@@ -329,4 +338,25 @@ func (m *Migrator) rangeBatch(ctx context.Context, dm *DataMigration, cursor str
 		upper = "" // that was the last batch
 	}
 	return upper, c, time.Since(t0), nil
+}
+
+// applyRange migrates the rows of (lower, upper] in one transaction that
+// confirms the migration lock first, and reports how long it lasted.
+func (m *Migrator) applyRange(ctx context.Context, dm *DataMigration, lower, upper string) (int64, time.Duration, error) {
+	t0 := time.Now()
+	tx, err := m.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := m.fence(ctx, tx); err != nil {
+		tx.Rollback() //nolint:errcheck // the lock is what matters
+		return 0, time.Since(t0), err
+	}
+	c, err := dm.Apply(ctx, tx, m.Dialect, lower, upper)
+	if err != nil {
+		tx.Rollback() //nolint:errcheck // the batch error is what matters
+		return 0, time.Since(t0), err
+	}
+	err = tx.Commit()
+	return c, time.Since(t0), err
 }

@@ -71,8 +71,11 @@
 // so writers never wait long for a row: Migrator.RunData runs them one
 // transaction at a time, adapting the batch size, and reports progress
 // through Options.DataProgress. Migrator.PendingData says what remains.
-// Because a data migration works on the rows present when it runs, it has
-// no offline SQL form.
+// A data migration works on the rows present when it runs, in batches; one
+// that can also be written as plain statements over every row at once
+// (DataMigration.SQL) gives offline scripts that form, so that a script
+// from a database holding rows carries them over; the others cannot be
+// written ahead of time, and a script says where to run them instead.
 //
 // # Concurrency and errors
 //

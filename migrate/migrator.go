@@ -36,6 +36,8 @@ type Event struct {
 	// Shadow: the Statement is a step of a shadow copy that makes Op
 	// (see shadow.go), not Op's own statement.
 	Shadow bool
+	// Took: TotalOrder: how long the statement ran.
+	Took time.Duration
 }
 
 // EventKind says what an Event reports.
@@ -58,6 +60,11 @@ const (
 	// the last revision of the plan; From lists them all, comma-separated.
 	BaselineStart
 	BaselineDone
+	// TotalOrder: a DDL statement (SQL) ran on a node of a cluster that
+	// replicates DDL in total order (Galera's TOI, dialect.TotalOrderCluster): for
+	// Took, no node of the cluster committed any other write. Reported
+	// after the statement, for each one that succeeded.
+	TotalOrder
 )
 
 // Migrator applies revisions of a Graph to one database.
@@ -138,10 +145,30 @@ type Options struct {
 	// CopyProgress receives the progress of shadow copies (Migration is
 	// ShadowCopyName of the table).
 	CopyProgress func(DataProgress)
+	// ClusterInPlaceRows: on a cluster that runs DDL in total order
+	// (dialect.TotalOrderCluster), an online run builds a new index on a table of
+	// more rows than this by a shadow copy (the index made on the empty
+	// copy, the rows copied in batches, one RENAME) instead of in place,
+	// where the build would hold back every node's writers for as long
+	// as it takes; smaller tables are indexed in place (0:
+	// DefaultClusterInPlaceRows; <0: always in place).
+	ClusterInPlaceRows int64
+	// ClusterDDLGap: on such a cluster, the pause after each DDL
+	// statement before the next one. A statement in total order aborts
+	// the open transactions of the tables it changes on every node
+	// (deadlock errors, which the services retry); the gap lets the
+	// retried transactions through before the next statement (0:
+	// DefaultClusterDDLGap; <0: none).
+	ClusterDDLGap time.Duration
 	// Throttle, when set, is asked before every batch of a data
 	// migration or a shadow copy whether it may start, and told of each
 	// batch that ran (see Throttler).
 	Throttle Throttler
+	// Threads is how many connections the keyed batches of a data
+	// migration (one with Range and Apply) run on at once, over disjoint
+	// key ranges (0: DefaultThreads; see parallel.go). The pool of DB
+	// must allow that many connections besides the migration lock's.
+	Threads int
 }
 
 func (m *Migrator) env(o Options, rows []string) Env {
@@ -259,6 +286,13 @@ func (m *Migrator) Upgrade(ctx context.Context, targets []string, o Options) (*R
 	rows, plan, err := m.plan(ctx, targets)
 	if err != nil {
 		return nil, err
+	}
+	if len(plan) > 0 {
+		// A Galera node that is not synced runs nothing (each revision
+		// checks again on its own connection).
+		if _, err := m.cluster(ctx, m.DB); err != nil {
+			return &Result{Heads: rows}, err
+		}
 	}
 	if !o.NoBaseline {
 		if res, done, err := m.baseline(ctx, rows, plan, o); done {
@@ -378,6 +412,22 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 	}
 	seg := &segment{conn: conn, transactional: m.Dialect.TransactionalDDL(), on: on, timeout: lockTimeout(o), fence: m.fence}
 	defer seg.close()
+	// On a Galera node (TOI): every read of the run waits until the node
+	// has applied the cluster's writes, so that no check (a revision
+	// done, rows left to migrate, the version table) passes on stale
+	// data; each DDL statement's cluster-wide stall is reported; big
+	// tables get their new indexes by a shadow copy.
+	toi, err := m.cluster(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if toi {
+		cl := m.Dialect.(dialect.TotalOrderCluster)
+		if err := execAll(ctx, conn, cl.SyncReadSQL()); err != nil {
+			return err
+		}
+		seg.reset = cl.UnsyncReadSQL()
+	}
 	resumable = !seg.transactional || split
 	q, err := seg.q(ctx)
 	if err != nil {
@@ -398,12 +448,12 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 			}
 			continue
 		}
-		sh, shTable := m.shadowDialect(op)
+		sh, shTable := m.shadowDialect(op, toi)
 		var shadow *shadowRun
 		if sh != nil && resumable {
 			// A shadow copy interrupted by an earlier run is finished or
 			// removed first, whatever this run's options.
-			shadow = &shadowRun{ctx: ctx, m: m, sh: sh, on: on, q: conn, rev: rev, op: op, o: o, idx: &idx}
+			shadow = &shadowRun{ctx: ctx, m: m, sh: sh, on: on, q: conn, rev: rev, op: op, o: o, idx: &idx, toi: toi}
 			if err := shadow.recover(shTable); err != nil {
 				return wrapStep(rev.ID, op, err)
 			}
@@ -418,6 +468,24 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 					return err
 				}
 				continue
+			}
+		}
+		if _, ok := op.(schema.CreateIndex); ok && toi && shadow != nil && shadowWanted(o, on) {
+			// Built in place, the index would hold back every node's
+			// writers for the whole build (TOI): copy a big table into
+			// a shadow that has it instead.
+			big, err := largerThan(ctx, q, shTable, clusterInPlaceRows(o))
+			if err != nil {
+				return &StepError{Revision: rev.ID, Op: op.Describe(), Err: err}
+			}
+			if big {
+				handled, err := shadow.alter(shTable)
+				if err != nil {
+					return wrapStep(rev.ID, op, err)
+				}
+				if handled {
+					continue
+				}
 			}
 		}
 		for _, st := range stp.stmts {
@@ -442,8 +510,12 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 						return err
 					}
 				}
+				t0 := time.Now()
 				_, err := q.ExecContext(ctx, form)
 				if err == nil {
+					if err := m.totalOrdered(ctx, o, toi, rev, op, form, time.Since(t0)); err != nil {
+						return err
+					}
 					break
 				}
 				if i < len(st.Forms)-1 && on != nil && on.Refused(err) {
@@ -489,6 +561,53 @@ func (m *Migrator) applyOnce(ctx context.Context, rows []string, rev *Revision, 
 	}
 	seg.tx = nil
 	return tx.Commit()
+}
+
+// DefaultClusterInPlaceRows is Options.ClusterInPlaceRows's default: an
+// index build on up to this many rows holds a cluster's writers back for
+// tens of milliseconds at most.
+const DefaultClusterInPlaceRows = 10000
+
+func clusterInPlaceRows(o Options) int64 {
+	if o.ClusterInPlaceRows == 0 {
+		return DefaultClusterInPlaceRows
+	}
+	return o.ClusterInPlaceRows
+}
+
+// largerThan reports whether table has more than n rows (never, for n <
+// 0), reading at most n+1 keys.
+func largerThan(ctx context.Context, q dialect.Querier, table string, n int64) (bool, error) {
+	if n < 0 {
+		return false, nil
+	}
+	var c int64
+	err := q.QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM (SELECT 1 FROM %s LIMIT %d) t", table, n+1)).Scan(&c)
+	return c > n, err
+}
+
+// DefaultClusterDDLGap is Options.ClusterDDLGap's default.
+const DefaultClusterDDLGap = 100 * time.Millisecond
+
+// totalOrdered reports stmt, which ran for took, as a TotalOrder event
+// when the run's connection replicates DDL in total order (toi) and stmt
+// is DDL, then pauses for Options.ClusterDDLGap.
+func (m *Migrator) totalOrdered(ctx context.Context, o Options, toi bool, rev *Revision, op schema.Op, stmt string, took time.Duration) error {
+	cl, ok := m.Dialect.(dialect.TotalOrderCluster)
+	if !ok || !toi || !cl.TotalOrderStatement(stmt) {
+		return nil
+	}
+	if err := m.observe(Event{Kind: TotalOrder, Revision: rev, Op: op, SQL: stmt, Took: took}); err != nil {
+		return err
+	}
+	gap := o.ClusterDDLGap
+	if gap == 0 {
+		gap = DefaultClusterDDLGap
+	}
+	if gap < 0 {
+		return nil
+	}
+	return sleep(ctx, gap)
 }
 
 // wrapStep returns err as a StepError of op unless it is one already (or

@@ -268,6 +268,9 @@ type segment struct {
 	// of every transaction, and by guard before a statement that runs
 	// outside one.
 	fence func(context.Context, dialect.Querier) error
+	// reset: session settings undone when the connection goes back to
+	// the pool (a cluster's wsrep_sync_wait).
+	reset []string
 }
 
 // guard confirms the lock on the connection when no transaction is open
@@ -363,6 +366,9 @@ func (s *segment) close() {
 	}
 	if s.on != nil && s.sessionSet {
 		_ = execAll(context.Background(), s.conn, s.on.ResetSQL())
+	}
+	if len(s.reset) > 0 {
+		_ = execAll(context.Background(), s.conn, s.reset)
 	}
 	s.conn.Close()
 }

@@ -53,17 +53,29 @@ type shadowRun struct {
 	op  schema.Op
 	o   Options
 	idx *int // the revision's statement counter (Event.Index)
+	// toi: the connection is a Galera node's, replicating DDL in total
+	// order; each DDL statement's time is reported (TotalOrder events).
+	toi bool
 }
 
 // shadowDialect returns the dialect's shadow interface and the table when
-// op is a change of column and the dialect has one.
-func (m *Migrator) shadowDialect(op schema.Op) (dialect.Shadow, string) {
-	a, ok := op.(schema.AlterColumn)
-	if !ok {
+// op is a change of column, or on a cluster that runs DDL in total order
+// a new index, and the dialect has one.
+func (m *Migrator) shadowDialect(op schema.Op, toi bool) (dialect.Shadow, string) {
+	table := ""
+	switch o := op.(type) {
+	case schema.AlterColumn:
+		table = o.Table
+	case schema.CreateIndex:
+		if toi {
+			table = o.Index.Table
+		}
+	}
+	if table == "" {
 		return nil, ""
 	}
 	sh, _ := m.Dialect.(dialect.Shadow)
-	return sh, a.Table
+	return sh, table
 }
 
 // shadowWanted reports whether an online run should copy instead of
@@ -86,7 +98,11 @@ func (r *shadowRun) exec(stmts ...string) error {
 			if err := r.m.fence(r.ctx, r.q); err != nil {
 				return err
 			}
+			t0 := time.Now()
 			_, err := r.q.ExecContext(r.ctx, s)
+			if err == nil {
+				err = r.m.totalOrdered(r.ctx, r.o, r.toi, r.rev, r.op, s, time.Since(t0))
+			}
 			return err
 		})
 		if err != nil {
@@ -100,10 +116,15 @@ func (r *shadowRun) exec(stmts ...string) error {
 // confirms the migration lock, so that a break either waits for the batch
 // or stops it (Fence); without a Fence, as one statement.
 func (r *shadowRun) batch(stmt string, args []any) (sql.Result, error) {
+	return r.batchOn(r.q, stmt, args)
+}
+
+// batchOn is batch on connection q (a parallel copy's worker's).
+func (r *shadowRun) batchOn(q *sql.Conn, stmt string, args []any) (sql.Result, error) {
 	if r.m.Fence == nil {
-		return r.q.ExecContext(r.ctx, stmt, args...)
+		return q.ExecContext(r.ctx, stmt, args...)
 	}
-	tx, err := r.q.BeginTx(r.ctx, nil)
+	tx, err := q.BeginTx(r.ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -228,16 +249,20 @@ func (r *shadowRun) alter(table string) (bool, error) {
 // migrations' batch target.
 func (r *shadowRun) copy(st *dialect.ShadowState) error {
 	name := ShadowCopyName(st.Table)
-	target := r.o.DataBatchTarget
-	if target <= 0 {
-		target = DefaultDataBatchTarget
-	}
 	p := DataProgress{Migration: name}
 	if err := r.q.QueryRowContext(r.ctx, "SELECT COUNT(*) FROM "+st.Table).Scan(&p.Total); err != nil {
 		return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), Err: err}
 	}
+	if w := threads(r.o); w > 1 {
+		return r.copyParallel(st, p, w)
+	}
 	start := time.Now()
 	n, adaptive := batchSize(r.o)
+	wsCap, target, err := r.m.clusterBatches(r.ctx, r.q, st.Table, r.o)
+	if err != nil {
+		return &StepError{Revision: r.rev.ID, Op: r.op.Describe(), Err: err}
+	}
+	n = capBatch(n, wsCap)
 	lower, first := "", true
 	for {
 		if err := r.ctx.Err(); err != nil {
@@ -293,7 +318,7 @@ func (r *shadowRun) copy(st *dialect.ShadowState) error {
 		}
 		lower, first = upper, false
 		if adaptive {
-			n = nextDataBatch(n, took, target)
+			n = capBatch(nextDataBatch(n, took, target), wsCap)
 		}
 	}
 	p.Elapsed, p.Finished = time.Since(start), true
@@ -409,17 +434,18 @@ func (m *Migrator) UnfinishedCopies(ctx context.Context) ([]string, error) {
 	var out []string
 	for _, id := range m.Graph.WalkOrder() {
 		for _, op := range m.Graph.Revision(id).OpsFor(Env{Dialect: m.Dialect.Name(), RebuildTables: dialect.RebuildsTables(m.Dialect), Online: true, Applied: map[string]bool{}}) {
-			a, ok := op.(schema.AlterColumn)
-			if !ok || seen[a.Table] {
+			// On a Galera cluster new indexes are built by a copy too.
+			copier, name := m.shadowDialect(op, true)
+			if copier == nil || seen[name] {
 				continue
 			}
-			seen[a.Table] = true
-			left, err := sh.ShadowLeft(ctx, m.DB, a.Table)
+			seen[name] = true
+			left, err := sh.ShadowLeft(ctx, m.DB, name)
 			if err != nil {
 				return nil, err
 			}
 			if left {
-				out = append(out, a.Table)
+				out = append(out, name)
 			}
 		}
 	}

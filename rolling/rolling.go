@@ -61,6 +61,36 @@ type Config struct {
 	// would who spreads the work out (0: one run).
 	MigrateChunk int64
 	Log          io.Writer // progress lines (nil: none)
+
+	// Writers, when set, are the pools the writers write through, writer
+	// i through Writers[i % len(Writers)] (the nodes of a cluster, each
+	// one's traffic reported apart in Phase.Nodes); nil: DB. DB stays
+	// where the steps run and what the checks read.
+	Writers []*sql.DB
+	// Status, when set, are the nodes of a Galera cluster (Status[i] is
+	// node i+1) whose wsrep counters are read at each phase's start and
+	// end: time paused by flow control and certification failures, per
+	// phase and node (Phase.Nodes).
+	Status []*sql.DB
+	// WriteRetries is how often a write that hit a deadlock (on a
+	// cluster: a certification failure, or an abort by a statement in
+	// total order), a lock timeout or a busy database is tried again
+	// (0: 5). oslo.db's wrap_db_retry retries up to 20 times.
+	WriteRetries int
+}
+
+// NodePhase is one node's share of a phase: the writes of the writers
+// that write through it (Config.Writers) and its Galera counters
+// (Config.Status).
+type NodePhase struct {
+	Node             int // 1-based
+	Writes, Failed   int64
+	Retries          int64
+	P50, P99, Max    time.Duration
+	FlowPaused       time.Duration // wsrep_flow_control_paused_ns during the phase
+	CertFailures     int64         // wsrep_local_cert_failures during the phase
+	BFAborts         int64         // wsrep_local_bf_aborts during the phase
+	StatusUnreadable bool          // the node could not be read (down)
 }
 
 // Phase is the traffic of one phase.
@@ -74,6 +104,9 @@ type Phase struct {
 	P50, P99 time.Duration
 	Max      time.Duration // the longest write: the longest any writer was blocked
 	Stall    time.Duration // the longest time in which no write completed
+	// Nodes: per node, when the writers write through several pools or
+	// Config.Status is set.
+	Nodes []NodePhase
 	// StallDuring lists the statements of an in-process step that were
 	// running during the longest stall: the one running when it began and
 	// those started before it ended (at most a few).
@@ -99,6 +132,16 @@ type Report struct {
 	// in-process migrate step.
 	MaxBatch time.Duration
 	Migrated int64
+	// TotalOrder lists the DDL statements of the in-process steps that a
+	// Galera cluster ran in total order, with how long each held back
+	// every node's writes.
+	TotalOrder []TotalOrderStall
+}
+
+// TotalOrderStall is one DDL statement run in total order on a cluster.
+type TotalOrderStall struct {
+	Phase, SQL string
+	Took       time.Duration
 }
 
 // OK reports whether the run proved the upgrade safe.
@@ -122,6 +165,26 @@ func (r *Report) String() string {
 		}
 		fmt.Fprintf(&b, "%-12s %10s %8d %9.0f %9s %9s %9s %9s %7d %7d\n", p.Name, step, p.Writes, p.Rate(),
 			ms(p.P50), ms(p.P99), ms(p.Max), ms(p.Stall), p.Failed, p.Retries)
+	}
+	for _, p := range r.Phases {
+		for _, n := range p.Nodes {
+			fc := ms(n.FlowPaused)
+			if n.StatusUnreadable {
+				fc = "?"
+			}
+			fmt.Fprintf(&b, "  %-10s node %d %8d %9.0f %9s %9s %9s fc-paused %s (%.2f%%) cert-failures %d bf-aborts %d failed %d retried %d\n",
+				p.Name, n.Node, n.Writes, float64(n.Writes)/max(p.Duration.Seconds(), 1e-9), ms(n.P50), ms(n.P99), ms(n.Max),
+				fc, 100*n.FlowPaused.Seconds()/max(p.Duration.Seconds(), 1e-9), n.CertFailures, n.BFAborts, n.Failed, n.Retries)
+		}
+	}
+	var longest TotalOrderStall
+	for _, t := range r.TotalOrder {
+		if t.Took > longest.Took {
+			longest = t
+		}
+	}
+	if len(r.TotalOrder) > 0 {
+		fmt.Fprintf(&b, "DDL in total order: %d statements, the longest %s (%s: %s)\n", len(r.TotalOrder), ms(longest.Took), longest.Phase, longest.SQL)
 	}
 	for _, p := range r.Phases {
 		if len(p.StallDuring) > 0 && p.Step > 0 {
@@ -165,6 +228,91 @@ type phase struct {
 	start    time.Time
 	end      time.Time
 	step     time.Duration
+	nodes    map[int]*nodeWrites // by writer pool (Config.Writers)
+	status   [2][]wsrepCounters  // Config.Status at the start and the end
+}
+
+// nodeWrites are the writes of one pool's writers in a phase.
+type nodeWrites struct {
+	lat             []time.Duration
+	failed, retries int64
+}
+
+// wsrepCounters are a node's Galera counters at one moment (ok: read).
+type wsrepCounters struct {
+	ok                     bool
+	pausedNS, cert, aborts int64
+}
+
+// settle waits until every node of a cluster (Config.Status) has applied
+// what node 1 had committed when it was called: the seed's big write
+// sets are applied on the other nodes after they commit, and the phases
+// must not start (their first DDL waits in total order) while they are.
+func settle(ctx context.Context, nodes []*sql.DB) error {
+	if len(nodes) < 2 {
+		return nil
+	}
+	seqno := func(db *sql.DB) (int64, error) {
+		var name string
+		var v int64
+		err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_last_committed'").Scan(&name, &v)
+		return v, err
+	}
+	want, err := seqno(nodes[0])
+	if err != nil {
+		return fmt.Errorf("rolling: wsrep_last_committed: %w", err)
+	}
+	for i, db := range nodes[1:] {
+		for {
+			got, err := seqno(db)
+			if err != nil {
+				return fmt.Errorf("rolling: node %d: wsrep_last_committed: %w", i+2, err)
+			}
+			if got >= want {
+				break
+			}
+			sleep(ctx, 50*time.Millisecond)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// readCounters reads the wsrep counters of each node.
+func readCounters(ctx context.Context, dbs []*sql.DB) []wsrepCounters {
+	out := make([]wsrepCounters, len(dbs))
+	for i, db := range dbs {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		rows, err := db.QueryContext(rctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_flow_control_paused_ns', 'wsrep_local_cert_failures', 'wsrep_local_bf_aborts')")
+		if err == nil {
+			c := wsrepCounters{ok: true}
+			for rows.Next() {
+				var name string
+				var v int64
+				if rows.Scan(&name, &v) != nil {
+					c.ok = false
+					continue
+				}
+				switch strings.ToLower(name) {
+				case "wsrep_flow_control_paused_ns":
+					c.pausedNS = v
+				case "wsrep_local_cert_failures":
+					c.cert = v
+				case "wsrep_local_bf_aborts":
+					c.aborts = v
+				}
+			}
+			if rows.Err() != nil {
+				c.ok = false
+			}
+			rows.Close()
+			out[i] = c
+		}
+		cancel()
+	}
+	return out
 }
 
 // stamped is a statement and when it started.
@@ -191,10 +339,23 @@ func during(stmts []stamped, from, to time.Time) []string {
 	return out
 }
 
-func (p *phase) record(d time.Duration, retries int, err error, what string) {
+func (p *phase) record(node int, d time.Duration, retries int, err error, what string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.retries += int64(retries)
+	if p.nodes != nil {
+		nw := p.nodes[node]
+		if nw == nil {
+			nw = &nodeWrites{}
+			p.nodes[node] = nw
+		}
+		nw.retries += int64(retries)
+		if err != nil {
+			nw.failed++
+		} else {
+			nw.lat = append(nw.lat, d)
+		}
+	}
 	if err != nil {
 		p.failed++
 		if len(p.failures) < 20 {
@@ -212,12 +373,37 @@ func (p *phase) result() Phase {
 	if p.stall > 0 {
 		out.StallDuring = during(p.stmts, p.stallAt, p.stallAt.Add(p.stall))
 	}
-	if len(p.lat) > 0 {
-		l := append([]time.Duration(nil), p.lat...)
-		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
-		out.P50, out.P99, out.Max = l[len(l)/2], l[min(len(l)-1, len(l)*99/100)], l[len(l)-1]
+	out.P50, out.P99, out.Max = quantiles(p.lat)
+	n := max(len(p.status[0]), len(p.status[1]))
+	for node := range p.nodes {
+		n = max(n, node+1)
+	}
+	for i := 0; i < n && (p.nodes != nil || len(p.status[0]) > 0); i++ {
+		np := NodePhase{Node: i + 1}
+		if nw := p.nodes[i]; nw != nil {
+			np.Writes, np.Failed, np.Retries = int64(len(nw.lat)), nw.failed, nw.retries
+			np.P50, np.P99, np.Max = quantiles(nw.lat)
+		}
+		if i < len(p.status[0]) && i < len(p.status[1]) && p.status[0][i].ok && p.status[1][i].ok {
+			a, b := p.status[0][i], p.status[1][i]
+			np.FlowPaused = time.Duration(b.pausedNS - a.pausedNS)
+			np.CertFailures, np.BFAborts = b.cert-a.cert, b.aborts-a.aborts
+		} else if len(p.status[0]) > 0 {
+			np.StatusUnreadable = true
+		}
+		out.Nodes = append(out.Nodes, np)
 	}
 	return out
+}
+
+// quantiles returns the p50, p99 and largest of lat.
+func quantiles(lat []time.Duration) (p50, p99, top time.Duration) {
+	if len(lat) == 0 {
+		return 0, 0, 0
+	}
+	l := append([]time.Duration(nil), lat...)
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	return l[len(l)/2], l[min(len(l)-1, len(l)*99/100)], l[len(l)-1]
 }
 
 type harness struct {
@@ -230,6 +416,7 @@ type harness struct {
 
 	mu      sync.Mutex
 	phases  []*phase
+	toi     []TotalOrderStall
 	cur     atomic.Pointer[phase]
 	lastEnd atomic.Int64 // unix nanos of the last completed write
 }
@@ -244,11 +431,20 @@ func (h *harness) logf(format string, args ...any) {
 
 // begin closes the current phase and opens the next.
 func (h *harness) begin(name string) *phase {
+	var counters []wsrepCounters
+	if len(h.cfg.Status) > 0 {
+		counters = readCounters(context.Background(), h.cfg.Status)
+	}
 	t := time.Now()
 	if old := h.cur.Load(); old != nil {
 		old.end = t
+		old.status[1] = counters
 	}
 	p := &phase{name: name, start: t}
+	p.status[0] = counters
+	if len(h.cfg.Writers) > 1 {
+		p.nodes = map[int]*nodeWrites{}
+	}
 	h.mu.Lock()
 	h.phases = append(h.phases, p)
 	h.mu.Unlock()
@@ -295,6 +491,19 @@ func (h *harness) observe(e migrate.Event) error {
 		}
 	case migrate.DataBatch:
 		sql = "batch of " + e.SQL
+	case migrate.TotalOrder:
+		sql = strings.Join(strings.Fields(e.SQL), " ")
+		if len(sql) > 100 {
+			sql = sql[:97] + "..."
+		}
+		h.mu.Lock()
+		name := ""
+		if p := h.cur.Load(); p != nil {
+			name = p.name
+		}
+		h.toi = append(h.toi, TotalOrderStall{Phase: name, SQL: sql, Took: e.Took})
+		h.mu.Unlock()
+		return nil
 	default:
 		return nil
 	}
@@ -355,6 +564,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := Seed(ctx, h.db, cfg.Backend, cfg.Images); err != nil {
 		return nil, err
 	}
+	if err := settle(ctx, cfg.Status); err != nil {
+		return nil, err
+	}
 	rep.Seed = time.Since(t0)
 	h.logf("rolling: seeded %d images in %s", cfg.Images, rep.Seed.Round(time.Millisecond))
 
@@ -367,7 +579,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if i >= cfg.OldWriters {
 			rel = New
 		}
-		writers[i] = &writer{h: h, id: i, release: rel, rng: rand.New(rand.NewPCG(uint64(i), 42)), want: map[string]*intent{}, isPublic: rel == Old}
+		writers[i] = &writer{h: h, id: i, release: rel, rng: rand.New(rand.NewPCG(uint64(i), 42)), want: map[string]*intent{}, isPublic: rel == Old, db: cfg.DB}
+		if len(cfg.Writers) > 0 {
+			writers[i].node = i % len(cfg.Writers)
+			writers[i].db = cfg.Writers[writers[i].node]
+		}
 	}
 	for n := 0; n < cfg.Images; n++ {
 		if k := n % (nw + 1); k < nw && !seedDeleted(n) {
@@ -427,6 +643,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	stopOld()
 	h.cur.Load().end = time.Now()
+	if len(cfg.Status) > 0 {
+		h.cur.Load().status[1] = readCounters(ctx, cfg.Status)
+	}
 	stopWatch()
 	for _, p := range h.phases {
 		r := p.result()
@@ -436,6 +655,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Phases = append(rep.Phases, r)
 		rep.Failures = append(rep.Failures, p.failures...)
 	}
+	h.mu.Lock()
+	rep.TotalOrder = append(rep.TotalOrder, h.toi...)
+	h.mu.Unlock()
 	if stepErr != nil {
 		return rep, stepErr
 	}

@@ -47,6 +47,8 @@ type writer struct {
 	pool    []string // the images it owns
 	want    map[string]*intent
 	seq     int
+	db      *sql.DB // where it writes (Config.Writers, or Config.DB)
+	node    int     // the index of db in Config.Writers
 	// isPublic: the writer sets an image's visibility through is_public
 	// (a release before Ocata, on a schema that has the column), not
 	// visibility.
@@ -171,7 +173,7 @@ func (w *writer) create(ctx context.Context) {
 // do runs one statement as a write.
 func (w *writer) do(ctx context.Context, what, q string, args ...any) bool {
 	return w.write(ctx, what, func() error {
-		_, err := w.h.db.ExecContext(ctx, q, args...)
+		_, err := w.db.ExecContext(ctx, q, args...)
 		return err
 	})
 }
@@ -179,7 +181,7 @@ func (w *writer) do(ctx context.Context, what, q string, args ...any) bool {
 // tx runs fn in a transaction as one write.
 func (w *writer) tx(ctx context.Context, what string, fn func(*sql.Tx) error) bool {
 	return w.write(ctx, what, func() error {
-		tx, err := w.h.db.BeginTx(ctx, nil)
+		tx, err := w.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -205,7 +207,11 @@ func (w *writer) write(ctx context.Context, what string, fn func() error) bool {
 	retries := 0
 	for {
 		err = fn()
-		if err == nil || w.h.retryable == nil || !w.h.retryable(err) || retries >= maxWriteRetries {
+		limit := maxWriteRetries
+		if w.h.cfg.WriteRetries > 0 {
+			limit = w.h.cfg.WriteRetries
+		}
+		if err == nil || w.h.retryable == nil || !w.h.retryable(err) || retries >= limit {
 			break
 		}
 		retries++
@@ -214,7 +220,7 @@ func (w *writer) write(ctx context.Context, what string, fn func() error) bool {
 	if err == nil {
 		w.h.lastEnd.Store(time.Now().UnixNano())
 	}
-	ph.record(time.Since(start), retries, err, fmt.Sprintf("%s writer %d %s", w.release, w.id, what))
+	ph.record(w.node, time.Since(start), retries, err, fmt.Sprintf("%s writer %d %s", w.release, w.id, what))
 	return err == nil
 }
 

@@ -33,8 +33,17 @@ func main() {
 	images := flag.Int("images", 1000000, "images to seed")
 	backends := flag.String("backends", "sqlite,mysql,postgresql", "backends to run (disabled ones are skipped)")
 	batch := flag.Int("batch", 0, "fixed batch size (0: adaptive)")
+	threadList := flag.String("threads", "1", "comma-separated thread counts (Options.Threads) for our side: each runs on its own fresh data, against the one reference run of the pair")
 	runs := flag.Int("runs", 1, "pairs of runs per backend (ours, then the reference's, each on fresh data); with more than one, the median ratio is printed too")
 	flag.Parse()
+	var threads []int
+	for _, f := range strings.Split(*threadList, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 {
+			check(fmt.Errorf("-threads: %q is not a number of threads", f))
+		}
+		threads = append(threads, n)
+	}
 	ctx := context.Background()
 	fmt.Printf("%-10s %-9s %10s %10s %10s %12s %12s\n", "backend", "tool", "rows", "time", "rows/s", "longest tx", "time ratio")
 	for _, b := range strings.Split(*backends, ",") {
@@ -45,7 +54,7 @@ func main() {
 		}
 		var ratios []float64
 		for range *runs {
-			ratios = append(ratios, pair(ctx, be, *images, *batch))
+			ratios = append(ratios, pair(ctx, be, *images, *batch, threads))
 		}
 		if len(ratios) > 1 {
 			sort.Float64s(ratios)
@@ -68,35 +77,28 @@ func median(v []float64) float64 {
 
 // pair runs our data migrations and then upstream's statements, each on
 // a freshly seeded database, prints both, and returns the time ratio.
-func pair(ctx context.Context, be testdb.Backend, images, batch int) float64 {
-	// Ours.
-	db, m := prepare(ctx, be, images)
-	var maxBatch time.Duration
-	var batches int64
-	var runs []batchRun
-	var phases []string
-	t := time.Now()
-	last := t
-	n, _, err := m.Migrator.RunData(ctx, -1, migrate.Options{DataBatch: batch, DataProgress: func(p migrate.DataProgress) {
-		maxBatch = max(maxBatch, p.MaxBatch)
-		if p.Finished {
-			batches += p.Batches
-			phases = append(phases, fmt.Sprintf("%s %s", p.Migration, time.Since(last).Round(time.Millisecond)))
-			last = time.Now()
-			return
-		}
-		runs = append(runs, batchRun{p.Migration, p.Batches, p.BatchSize, p.LastBatch})
-	}})
-	check(err)
-	ours := time.Since(t)
-	check(db.Destroy(ctx))
+func pair(ctx context.Context, be testdb.Backend, images, batch int, threads []int) float64 {
+	type result struct {
+		threads  int
+		n        int64
+		took     time.Duration
+		maxBatch time.Duration
+		batches  int64
+		runs     []batchRun
+		phases   []string
+	}
+	var results []result
+	for _, th := range threads {
+		n, took, maxBatch, batches, runs, phases := ours(ctx, be, images, batch, th)
+		results = append(results, result{th, n, took, maxBatch, batches, runs, phases})
+	}
 
 	// Upstream's statements.
-	db, _ = prepare(ctx, be, images)
+	db, _ := prepare(ctx, be, images)
 	var refRows int64
 	var longest time.Duration
 	var stmts []string
-	t = time.Now()
+	t := time.Now()
 	for i, q := range rolling.ReferenceStatements(string(be)) {
 		ts := time.Now()
 		res, err := db.SQL.ExecContext(ctx, q)
@@ -109,13 +111,47 @@ func pair(ctx context.Context, be testdb.Backend, images, batch int) float64 {
 	ref := time.Since(t)
 	check(db.Destroy(ctx))
 
-	ratio := ours.Seconds() / ref.Seconds()
-	fmt.Printf("%-10s %-9s %10d %10s %10.0f %12s %12s\n", be, "ours", n, ours.Round(time.Millisecond), float64(n)/ours.Seconds(), maxBatch.Round(time.Millisecond),
-		fmt.Sprintf("%.2fx", ratio))
+	ratio := 0.0
+	for i, r := range results {
+		rr := r.took.Seconds() / ref.Seconds()
+		if i == 0 {
+			ratio = rr
+		}
+		fmt.Printf("%-10s %-9s %10d %10s %10.0f %12s %12s\n", be, fmt.Sprintf("ours x%d", r.threads), r.n, r.took.Round(time.Millisecond), float64(r.n)/r.took.Seconds(), r.maxBatch.Round(time.Millisecond),
+			fmt.Sprintf("%.2fx", rr))
+		fmt.Printf("%-10s %d batches; %s; by migration: %s\n", "", r.batches, batchStats(r.runs), strings.Join(r.phases, ", "))
+	}
 	fmt.Printf("%-10s %-9s %10d %10s %10.0f %12s %12s\n", be, "reference", refRows, ref.Round(time.Millisecond), float64(refRows)/ref.Seconds(), longest.Round(time.Millisecond), "1.00x")
-	fmt.Printf("%-10s %d batches; %s\n", "", batches, batchStats(runs))
-	fmt.Printf("%-10s ours by migration: %s; reference by statement: %s\n", "", strings.Join(phases, ", "), strings.Join(stmts, ", "))
+	fmt.Printf("%-10s reference by statement: %s\n", "", strings.Join(stmts, ", "))
 	return ratio
+}
+
+// ours runs our data migrations on threads connections on freshly seeded
+// data.
+func ours(ctx context.Context, be testdb.Backend, images, batch, threads int) (int64, time.Duration, time.Duration, int64, []batchRun, []string) {
+	db, m := prepare(ctx, be, images)
+	db.SQL.SetMaxOpenConns(threads + 4)
+	db.SQL.SetMaxIdleConns(threads + 4)
+	var maxBatch time.Duration
+	var batches int64
+	var runs []batchRun
+	var phases []string
+	t := time.Now()
+	last := t
+	n, _, err := m.Migrator.RunData(ctx, -1, migrate.Options{DataBatch: batch, Threads: threads, DataProgress: func(p migrate.DataProgress) {
+		maxBatch = max(maxBatch, p.MaxBatch)
+		if p.Finished {
+			batches += p.Batches
+			phases = append(phases, fmt.Sprintf("%s %s", p.Migration, time.Since(last).Round(time.Millisecond)))
+			last = time.Now()
+			return
+		}
+		runs = append(runs, batchRun{p.Migration, p.Batches, p.BatchSize, p.LastBatch})
+	}})
+	check(err)
+	took := time.Since(t)
+	check(db.Destroy(ctx))
+	return n, took, maxBatch, batches, runs, phases
 }
 
 // prepare seeds a fresh database at the pre-Ocata revision and expands it

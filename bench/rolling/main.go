@@ -17,6 +17,15 @@
 // for the data migration upstream's own statements (its Zed package's
 // `db migrate` runs none), one UPDATE per step. Backends are enabled as
 // in the tests (GLANCE_TEST_MYSQL_URL, GLANCE_TEST_POSTGRES_URL).
+//
+// Backend galera runs it on the Galera cluster of GLANCE_TEST_GALERA_URLS
+// (tools/galera/cluster.sh --haproxy start), the steps through node 1, in
+// two layouts: the writers through HAProxy (GLANCE_TEST_GALERA_PROXY_URL)
+// and the writers on every node; it adds per phase and node the writes,
+// latencies, flow-control pause and certification failures, and
+// compares the nodes' checksums at the end:
+//
+//	go run ./bench/rolling -images 1000000 -backends galera -reference
 package main
 
 import (
@@ -46,6 +55,12 @@ func main() {
 	ctx := context.Background()
 	failed := false
 	for _, b := range strings.Split(*backends, ",") {
+		if strings.TrimSpace(b) == "galera" {
+			if !runGalera(ctx, *images, *phase, *oldW, *newW, *pace, *chunk, *ref) {
+				failed = true
+			}
+			continue
+		}
 		be := testdb.Backend(strings.TrimSpace(b))
 		if err := testdb.Enabled(be); err != nil {
 			fmt.Fprintln(os.Stderr, err)

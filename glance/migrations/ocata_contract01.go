@@ -5,6 +5,10 @@ import (
 	s "github.com/glance-manage/glance-manage/migrate/schema"
 )
 
+// everyImageHasVisibility guards the drop of is_public: an image without
+// a visibility would lose whether it is public.
+var everyImageHasVisibility = s.Precondition{Desc: "every image has a visibility", Table: "images", Where: "visibility IS NULL", Checker: "glance-manage"}
+
 // ocata_contract01 drops images.is_public and makes visibility NOT NULL
 // DEFAULT 'shared'. The engine runs it only once the ocata data migration
 // has given every image a visibility (upstream drops the column first and
@@ -17,10 +21,6 @@ import (
 // fail with "Unknown column 'is_public' in 'NEW'" for the rest of the
 // contract, and an offline sync after an online expand leaves them behind
 // for good.
-// everyImageHasVisibility guards the drop of is_public: an image without
-// a visibility would lose whether it is public.
-var everyImageHasVisibility = s.Precondition{Desc: "every image has a visibility", Table: "images", Where: "visibility IS NULL", Checker: "glance-manage"}
-
 func init() {
 	register(&migrate.Revision{
 		ID: "ocata_contract01", Down: "mitaka02", DependsOn: []string{"ocata_expand01"},

@@ -5,6 +5,8 @@
 package migrations
 
 import (
+	"sync"
+
 	"github.com/glance-manage/glance-manage/migrate"
 	s "github.com/glance-manage/glance-manage/migrate/schema"
 )
@@ -23,15 +25,10 @@ var all []*migrate.Revision
 // it from init, and Graph sorts them out by their parents.
 func register(r *migrate.Revision) { all = append(all, r) }
 
-var graph *migrate.Graph
-
-// Graph returns the revision graph of every Glance revision.
-func Graph() *migrate.Graph {
-	if graph == nil {
-		graph = migrate.MustGraph(all)
-	}
-	return graph
-}
+// Graph returns the revision graph of every Glance revision, built once
+// (after every revision file's init has registered its revision), safely
+// for concurrent callers.
+var Graph = sync.OnceValue(func() *migrate.Graph { return migrate.MustGraph(all) })
 
 // expandRev and contractRev build the revisions of the rolling chains.
 func expandRev(id, down, release, msg string, ops func(migrate.Env) []s.Op) *migrate.Revision {

@@ -100,6 +100,11 @@ type Options struct {
 	// migrate.Fence), and a purge that lost it stops with an error
 	// wrapping migrate.ErrLockLost.
 	Fence migrate.Fence
+	// Throttle, when set, is asked before every batch (every DELETE)
+	// whether it may start, and told of each (see migrate.Throttler):
+	// replica lag and load (--max-replica-lag, --max-load). Its error
+	// ends the purge; the rows deleted so far stay deleted.
+	Throttle migrate.Throttler
 }
 
 // Progress reports a table's purge as it goes.
@@ -676,7 +681,19 @@ func (p *purger) exec(ctx context.Context, t table, tr *TableResult, conds []str
 			fmt.Fprintf(&b, " AND NOT EXISTS (SELECT 1 FROM %s c WHERE c.%s = %s.%s)", r.table, r.column, t.name, t.key)
 		}
 	}
+	if p.o.Throttle != nil {
+		if err := p.o.Throttle.Wait(ctx); err != nil {
+			return err
+		}
+	}
 	res, took, err := p.execBatch(ctx, b.String(), a.list...)
+	if p.o.Throttle != nil {
+		var n int64
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		p.o.Throttle.Done(migrate.Batch{Work: t.name, Rows: n, Took: took, Err: err})
+	}
 	if err != nil {
 		if p.isForeignKeyError(err) {
 			return &ReferenceError{Table: t.name, Err: err}

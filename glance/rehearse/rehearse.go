@@ -494,31 +494,41 @@ func (r *Report) phasesOn(ctx context.Context, mgr *glance.Manager, s *scratch, 
 		}
 		return nil
 	}
-	st, err := mgr.Status(ctx)
-	if err != nil {
-		return err
+	// Each phase as the command would run it: the library's plan for
+	// it, carried out (glance.Manager.Plan and Run).
+	phase := func(cmd glance.Command) (ran bool, migrated int64, err error) {
+		p, err := mgr.Plan(ctx, cmd, "")
+		if err != nil {
+			return false, 0, err
+		}
+		err = mgr.Run(ctx, p, glance.RunOptions{Options: up, MaxRows: -1, Observe: mgr.Migrator.Observe,
+			PhaseDone: func(res glance.PhaseResult) error {
+				if res.Skipped == glance.NotUpToDate {
+					ran = true
+				}
+				migrated += res.Migrated
+				return nil
+			}})
+		return ran, migrated, err
 	}
 	err = run("expand", func() (bool, error) {
-		if st.Expand.AtHead() {
-			return false, nil
-		}
-		_, err := mgr.Migrator.Upgrade(ctx, []string{mgr.ExpandHead()}, up)
-		return true, err
+		ran, _, err := phase(glance.Expand)
+		return ran, err
 	})
 	if err == nil {
 		if err = load.StartNew(ctx); err == nil {
 			err = run("migrate", func() (bool, error) {
-				n, _, err := mgr.Migrator.RunData(ctx, -1, up)
+				ran, n, err := phase(glance.Migrate)
 				r.phases["migrate"].Rows += n
-				return n > 0, err
+				return ran && n > 0, err
 			})
 		}
 	}
 	if err == nil {
 		load.StopOld()
 		err = run("contract", func() (bool, error) {
-			_, err := mgr.Migrator.Upgrade(ctx, []string{mgr.ContractHead()}, up)
-			return true, err
+			ran, _, err := phase(glance.Contract)
+			return ran, err
 		})
 	}
 	if err == nil {

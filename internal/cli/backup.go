@@ -13,10 +13,6 @@ import (
 	"github.com/glance-manage/glance-manage/glance"
 )
 
-func init() {
-	extraDBCommands = append(extraDBCommands, (*app).backupCommand, (*app).restoreCommand)
-}
-
 const backupMethods = "SQLite: VACUUM INTO; MySQL/MariaDB: mysqldump --single-transaction; PostgreSQL: pg_dump"
 
 func (a *app) backupCommand() (cmd, legacy *cobra.Command) {
@@ -58,7 +54,7 @@ func (a *app) restoreCommand() (cmd, legacy *cobra.Command) {
 				if err := backup.Restore(ctx, s.mgr.DB, s.url, from, backupOptions()); err != nil {
 					return a.backupFail("restore", err)
 				}
-				rows, err := s.mgr.Migrator.Heads(ctx)
+				rows, err := s.mgr.Heads(ctx)
 				if err != nil {
 					return a.fail(err)
 				}

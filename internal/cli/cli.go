@@ -56,11 +56,12 @@ type app struct {
 	configDirs  []string
 	debug       bool
 	lockTimeout string
-	busyTimeout string   // --busy-timeout (waits.go)
-	ddlWait     string   // --ddl-wait (waits.go)
-	inPlace     bool     // --in-place-rebuild
-	command     string   // the command running ("db sync"), for messages
-	sess        *session // the open database, for messages after a failure
+	busyTimeout string        // --busy-timeout (waits.go)
+	ddlWait     string        // --ddl-wait (waits.go)
+	inPlace     bool          // --in-place-rebuild
+	thr         throttleFlags // --max-replica-lag, --replica, --max-load, --threads (throttle.go)
+	command     string        // the command running ("db sync"), for messages
+	sess        *session      // the open database, for messages after a failure
 	out, errw   io.Writer
 
 	// Logging (logging.go): the oslo.log flags, the handler once the

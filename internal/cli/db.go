@@ -11,14 +11,30 @@ import (
 
 	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/glance/preflight"
+	"github.com/glance-manage/glance-manage/glance/purge"
 	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
-// extraDBCommands lets other files of this package add db actions
-// (purge, metadefs); each constructor returns the `db <action>` command
-// and, when it has one, its legacy `db_<action>` alias.
-var extraDBCommands []func(a *app) (cmd, legacy *cobra.Command)
+// extraDBCommands are the db actions beyond the upgrade workflow's (see
+// coreCommands), in the order help lists them: each returns the
+// `db <action>` command and, when it has one, its legacy `db_<action>`
+// alias.
+func (a *app) extraDBCommands() []func() (cmd, legacy *cobra.Command) {
+	purgeCmd := func(name string, age int) func() (*cobra.Command, *cobra.Command) {
+		return func() (*cobra.Command, *cobra.Command) { return a.purgeCommand(name, age), nil }
+	}
+	return []func() (cmd, legacy *cobra.Command){
+		a.backupCommand, a.restoreCommand,
+		a.historyCommand,
+		func() (*cobra.Command, *cobra.Command) { return lockCommand(a) },
+		a.loadMetadefsCommands, a.unloadMetadefsCommands, a.exportMetadefsCommands,
+		func() (*cobra.Command, *cobra.Command) { return preflightCommand(a) },
+		purgeCmd("purge", purge.DefaultAgeInDays),
+		purgeCmd("purge_images_table", purge.DefaultImagesAgeInDays),
+		func() (*cobra.Command, *cobra.Command) { return rehearseCommand(a) },
+	}
+}
 
 // action is the shared body of `db <action>` and `db_<action>`.
 type action func(ctx context.Context, s *session, args []string) error
@@ -97,8 +113,8 @@ func (a *app) dbCommand() *cobra.Command {
 	for _, c := range a.coreCommands() {
 		db.AddCommand(c.cmd)
 	}
-	for _, mk := range extraDBCommands {
-		c, _ := mk(a)
+	for _, mk := range a.extraDBCommands() {
+		c, _ := mk()
 		db.AddCommand(c)
 	}
 	return db
@@ -114,8 +130,8 @@ func (a *app) legacyCommands() []*cobra.Command {
 			out = append(out, c.legacy)
 		}
 	}
-	for _, mk := range extraDBCommands {
-		if _, l := mk(a); l != nil {
+	for _, mk := range a.extraDBCommands() {
+		if _, l := mk(); l != nil {
 			out = append(out, l)
 		}
 	}
@@ -181,12 +197,13 @@ func (a *app) coreCommands() []pair {
 				if v == "" {
 					a.warnBeyondRelease(ctx, s, s.mgr.Graph().Heads(), "glance-manage db sync %[2]s")
 				}
-				return a.sync(ctx, s, v)
+				return a.run(ctx, s, glance.Sync, v, -1)
 			})(cmd, args)
 		}, func(c *cobra.Command) {
 			versionFlag(&syncVersion, "")(c)
 			syncPlan.register(c)
 			backupFlag(c, &syncBackup)
+			a.thr.register(c, true)
 			a.skipPreflightFlag(c)
 		}),
 		a.newPair("upgrade", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
@@ -205,12 +222,13 @@ func (a *app) coreCommands() []pair {
 					if v == "heads" {
 						a.warnBeyondRelease(ctx, s, s.mgr.Graph().Heads(), "glance-manage db upgrade --version %[2]s")
 					}
-					return a.upgrade(ctx, s, v)
+					return a.run(ctx, s, glance.Upgrade, v, -1)
 				})(cmd, args)
 		}, func(c *cobra.Command) {
 			versionFlag(&upgradeVersion, "")(c)
 			upgradePlan.register(c)
 			a.inPlaceFlag(c)
+			a.thr.register(c, true)
 			a.skipPreflightFlag(c)
 		}),
 		a.newPair("version_control", " [VERSION]", cobra.MaximumNArgs(1), func(cmd *cobra.Command, args []string) error {
@@ -232,18 +250,20 @@ func (a *app) coreCommands() []pair {
 					return err
 				}
 				a.warnBeyondRelease(ctx, s, []string{s.mgr.ExpandHead()}, "glance-manage db upgrade --version %[1]s")
-				return a.expand(ctx, s, true)
+				return a.run(ctx, s, glance.Expand, "", -1)
 			})(cmd, args)
 		}, func(c *cobra.Command) {
 			expandPlan.register(c)
 			backupFlag(c, &expandBackup)
 			a.inPlaceFlag(c)
+			a.thr.register(c, true)
 			a.skipPreflightFlag(c)
 		}),
 		a.newPair("migrate", "", noArgs, a.withDB(func(ctx context.Context, s *session, _ []string) error {
-			return a.migrate(ctx, s, maxRows)
+			return a.run(ctx, s, glance.Migrate, "", maxRows)
 		}), func(c *cobra.Command) {
 			c.Flags().Int64Var(&maxRows, "max-rows", -1, "migrate at most N rows, then exit 0 if nothing remains or 1 with a message if work remains (-1: all)")
+			a.thr.register(c, true)
 		}),
 		a.newPair("contract", "", noArgs, func(cmd *cobra.Command, args []string) error {
 			if contractPlan.active() {
@@ -251,11 +271,12 @@ func (a *app) coreCommands() []pair {
 			}
 			return a.withDBChecked(func(s *session) *preflightRun { return phasePreflight(s, s.mgr.ContractHead()) }, func(ctx context.Context, s *session, _ []string) error {
 				a.warnBeyondRelease(ctx, s, []string{s.mgr.ContractHead()}, "glance-manage db upgrade --version %[2]s")
-				return a.contract(ctx, s, true)
+				return a.run(ctx, s, glance.Contract, "", -1)
 			})(cmd, args)
 		}, func(c *cobra.Command) {
 			contractPlan.register(c)
 			a.inPlaceFlag(c)
+			a.thr.register(c, true)
 			a.skipPreflightFlag(c)
 		}),
 	}
@@ -352,8 +373,8 @@ func (a *app) check(ctx context.Context, s *session, format, release string) err
 	case "json":
 		out := statusJSON(s, st, code)
 		if targeted {
-			out["check"] = map[string]any{"exit_code": code, "message": msg}
-			out["target_release"] = releaseJSON(against)
+			out.Check = &checkOut{ExitCode: code, Message: msg}
+			out.TargetRelease = releaseJSON(against)
 		}
 		if err := a.printJSON(out); err != nil {
 			return err
@@ -369,11 +390,100 @@ func (a *app) check(ctx context.Context, s *session, format, release string) err
 	return nil
 }
 
-// prepare places a database under control (legacy versions) before an
-// upgrade, printing what upstream printed when it did the same.
-func (a *app) prepare(ctx context.Context, s *session) error {
-	p, err := s.mgr.PlaceUnderControl(ctx)
+// run carries out cmd up to version (sync, upgrade) as the library plans
+// it (glance.Manager.Plan, Run), printing what upstream prints as the
+// phases end. maxRows bounds a `db migrate` (-1: no bound).
+func (a *app) run(ctx context.Context, s *session, cmd glance.Command, version string, maxRows int64) error {
+	p, err := s.mgr.Plan(ctx, cmd, version)
+	if err != nil {
+		return a.runFail(err)
+	}
+	o := glance.RunOptions{MaxRows: maxRows}
+	if cmd != glance.Migrate {
+		if o.Options.LockWait, err = a.ddlLimit(); err != nil {
+			return err
+		}
+		o.Options.InPlaceRebuild = a.inPlace
+		o.Options.CopyProgress = a.copyProgress()
+		o.Observe = a.observer()
+	}
+	o.Options.DataProgress = a.dataProgress()
+	if o.Options.Throttle, err = a.sessionThrottle(ctx, s); err != nil {
+		return err
+	}
+	o.Options.Threads = a.thr.threads
+	fc, closeNodes := a.clusterThrottle(ctx, s)
+	defer closeNodes()
+	if fc != nil {
+		o.Options.Throttle = migrate.Throttlers(o.Options.Throttle, fc)
+	}
+	o.Placed = func(pl glance.Placement) {
+		a.printf("%s", msgLegacyNotControlled)
+		a.printf(msgLegacyPlacing, pl.Revision)
+	}
+	o.BeforeUpgrade = func(ctx context.Context, targets []string, opts migrate.Options) {
+		if opts.Online && !a.preflightRan {
+			a.warnRebuilds(ctx, s, targets, opts)
+		}
+	}
+	o.PhaseDone = func(r glance.PhaseResult) error { return a.phaseDone(p, r, maxRows) }
+	err = s.mgr.Run(ctx, p, o)
+	a.clusterStats(fc)
+	if err != nil {
+		return a.runFail(err)
+	}
+	switch p.UpToDate {
+	case glance.AllUpToDate:
+		a.printf("%s", msgUpToDate)
+	case glance.ExpandUpToDate:
+		a.printf("%s", msgExpandUpToDate)
+	case glance.DataUpToDate:
+		a.printf("%s", msgMigrateUpToDate)
+	default:
+		if cmd == glance.Sync {
+			a.printf("%s", msgSynced)
+		}
+	}
+	return nil
+}
+
+// phaseDone prints the line of a phase that ended.
+func (a *app) phaseDone(p *glance.Plan, r glance.PhaseResult, maxRows int64) error {
+	switch r.Skipped {
+	case glance.AllUpToDate:
+		a.printf("%s", msgUpToDate)
+		return nil
+	case glance.ExpandUpToDate:
+		a.printf("%s", msgExpandUpToDate)
+		return nil
+	case glance.DataUpToDate:
+		a.printf("%s", msgMigrateUpToDate)
+		return nil
+	}
+	heads := strings.Join(r.Heads, ", ")
+	switch r.Phase.Kind {
+	case glance.PhaseUpgrade:
+		if p.Command == glance.Upgrade && p.Target == "heads" {
+			a.printf(msgUpgraded, heads)
+		} else {
+			a.printf(msgUpgradedTo, p.Target, heads)
+		}
+	case glance.PhaseExpand, glance.PhaseContract:
+		a.printf(msgUpgradedTo, r.Phase.Head(), heads)
+	case glance.PhaseMigrate:
+		a.printf(msgMigrated, r.Migrated)
+		if r.Remaining {
+			return exit(exitError, "Data migration is not complete: rows remain after --max-rows %d. Run `glance-manage db migrate` again.", maxRows)
+		}
+	}
+	return nil
+}
+
+// runFail turns the library's refusals into upstream's lines.
+func (a *app) runFail(err error) error {
 	var le *glance.LegacyError
+	var re *glance.RefusalError
+	var ie *glance.IncompleteError
 	switch {
 	case errors.As(err, &le):
 		a.printf("%s", msgLegacyNotControlled)
@@ -382,33 +492,27 @@ func (a *app) prepare(ctx context.Context, s *session) error {
 			return exit(exitError, "%s", msgLegacyTooOld)
 		}
 		return exit(exitError, "%s", msgLegacyUnknown)
-	case err != nil:
-		return a.fail(err)
-	case p.Revision != "":
-		a.printf("%s", msgLegacyNotControlled)
-		a.printf(msgLegacyPlacing, p.Revision)
+	case errors.As(err, &re):
+		switch {
+		case errors.Is(err, glance.ErrNoExpandHead):
+			return exit(exitError, "%s", msgExpandNoHead)
+		case errors.Is(err, glance.ErrNoContractHead):
+			return exit(exitError, "%s", msgContractNoHead)
+		case errors.Is(err, glance.ErrExpandFirst) && re.Phase == glance.PhaseMigrate:
+			return exit(exitError, "%s", msgMigrateNoExpand)
+		case errors.Is(err, glance.ErrExpandFirst):
+			return exit(exitError, "%s", msgContractNoExpand)
+		case errors.Is(err, glance.ErrDataFirst):
+			return exit(exitError, "%s", msgContractNeedsData)
+		}
+	case errors.As(err, &ie):
+		if ie.Phase == glance.PhaseExpand {
+			return exit(exitError, msgExpandFailed, ie.Head, pythonList(ie.Heads))
+		}
+		// Upstream names the expand head here; the contract head is meant.
+		return exit(exitError, msgContractFailed, ie.Head, pythonList(ie.Heads))
 	}
-	return nil
-}
-
-// upgradeTo applies revisions up to targets and returns the heads.
-func (a *app) upgradeTo(ctx context.Context, s *session, targets []string, o migrate.Options) ([]string, error) {
-	o.InPlaceRebuild = a.inPlace
-	var err error
-	if o.LockWait, err = a.ddlLimit(); err != nil {
-		return nil, err
-	}
-	if o.Online && !a.preflightRan {
-		a.warnRebuilds(ctx, s, targets, o)
-	}
-	o.DataProgress = a.dataProgress()
-	o.CopyProgress = a.copyProgress()
-	s.mgr.Migrator.Observe = a.observer()
-	res, err := s.mgr.Migrator.Upgrade(ctx, targets, o)
-	if err != nil {
-		return nil, a.fail(err)
-	}
-	return res.Heads, nil
+	return a.fail(err)
 }
 
 // warnRebuilds warns, before an online run, about each table the run will
@@ -418,7 +522,7 @@ func (a *app) warnRebuilds(ctx context.Context, s *session, targets []string, o 
 	if _, ok := s.mgr.Dialect.(dialect.Sizer); !ok {
 		return // no sizes, no warning: skip reading the plan
 	}
-	rebuilds, err := s.mgr.Migrator.Rebuilds(ctx, targets, o)
+	rebuilds, err := s.mgr.Rebuilds(ctx, targets, o)
 	if err != nil {
 		return
 	}
@@ -439,224 +543,78 @@ func rebuildWarning(r migrate.Rebuild) string {
 	return "WARNING: " + f.Message
 }
 
-func (a *app) sync(ctx context.Context, s *session, version string) error {
-	if err := a.prepare(ctx, s); err != nil {
-		return err
-	}
-	heads, err := s.mgr.CheckedHeads(ctx)
-	if err != nil {
-		return a.fail(err)
-	}
-	if version != "" {
-		// Upstream ignores VERSION; we honour it, offline, running the data
-		// migrations the revisions on the way need.
-		targets, err := s.mgr.Graph().Resolve(version)
-		if err != nil {
-			return a.fail(err)
-		}
-		heads, err := a.upgradeTo(ctx, s, targets, migrate.Options{RunData: true})
-		if err != nil {
-			return err
-		}
-		a.printf(msgUpgradedTo, version, strings.Join(heads, ", "))
-		a.printf("%s", msgSynced)
-		return nil
-	}
-	if contains(heads, s.mgr.ContractHead()) {
-		a.printf("%s", msgUpToDate)
-		return nil
-	}
-	if len(heads) == 0 {
-		// An empty database is built in one step (see migrate's
-		// baseline); the phases' lines are upstream's, for scripts.
-		res, err := a.upgradeTo(ctx, s, s.mgr.Graph().Heads(), migrate.Options{RunData: true})
-		if err != nil {
-			return err
-		}
-		a.printf(msgUpgradedTo, s.mgr.ExpandHead(), s.mgr.ExpandHead())
-		a.printf("%s", msgMigrateUpToDate)
-		a.printf(msgUpgradedTo, s.mgr.ContractHead(), strings.Join(res, ", "))
-		a.printf("%s", msgSynced)
-		return nil
-	}
-	if err := a.expand(ctx, s, false); err != nil {
-		return err
-	}
-	if err := a.migrate(ctx, s, -1); err != nil {
-		return err
-	}
-	if err := a.contract(ctx, s, false); err != nil {
-		return err
-	}
-	a.printf("%s", msgSynced)
-	return nil
-}
-
-func (a *app) upgrade(ctx context.Context, s *session, version string) error {
-	if err := a.prepare(ctx, s); err != nil {
-		return err
-	}
-	targets, err := s.mgr.Graph().Resolve(version)
-	if err != nil {
-		return a.fail(err)
-	}
-	heads, err := a.upgradeTo(ctx, s, targets, migrate.Options{Online: true, RunData: true})
-	if err != nil {
-		return err
-	}
-	if version == "heads" {
-		a.printf(msgUpgraded, strings.Join(heads, ", "))
-	} else {
-		a.printf(msgUpgradedTo, version, strings.Join(heads, ", "))
-	}
-	return nil
-}
-
 func (a *app) versionControl(ctx context.Context, s *session, version string) error {
 	targets, err := s.mgr.Graph().Resolve(version)
 	if err != nil {
 		return a.fail(err)
 	}
-	if err := s.mgr.Migrator.Stamp(ctx, targets); err != nil {
+	if err := s.mgr.Stamp(ctx, targets); err != nil {
 		return a.fail(err)
 	}
 	a.printf(msgPlaced, version)
 	return nil
 }
 
-func (a *app) expand(ctx context.Context, s *session, online bool) error {
-	if online {
-		if err := a.prepare(ctx, s); err != nil {
-			return err
-		}
-	}
-	head := s.mgr.ExpandHead()
-	if head == "" {
-		return exit(exitError, "%s", msgExpandNoHead)
-	}
-	heads, err := s.mgr.CheckedHeads(ctx)
-	if err != nil {
-		return a.fail(err)
-	}
-	if contains(heads, s.mgr.ContractHead()) {
-		a.printf("%s", msgUpToDate)
-		return nil
-	}
-	if s.mgr.Graph().Applied(heads)[head] {
-		a.printf("%s", msgExpandUpToDate)
-		return nil
-	}
-	heads, err = a.upgradeTo(ctx, s, []string{head}, migrate.Options{Online: online})
-	if err != nil {
-		return err
-	}
-	a.printf(msgUpgradedTo, head, strings.Join(heads, ", "))
-	if !s.mgr.Graph().Applied(heads)[head] {
-		return exit(exitError, msgExpandFailed, head, pythonList(heads))
-	}
-	return nil
+// statusOut is the machine-readable status of `db check/version --format
+// json`. The fields are in the order of their keys (the order the output
+// has always had).
+type statusOut struct {
+	Backend       string           `json:"backend"`
+	Base          levelOut         `json:"base"`
+	Check         *checkOut        `json:"check,omitempty"`
+	Composite     string           `json:"composite"`
+	Contract      levelOut         `json:"contract"`
+	DataPending   map[string]int64 `json:"data_pending"`
+	DataRows      int64            `json:"data_rows"`
+	Expand        levelOut         `json:"expand"`
+	Heads         []string         `json:"heads"`
+	LockHolder    *lockHolderOut   `json:"lock_holder"`
+	Release       string           `json:"release"`
+	TargetRelease *releaseOut      `json:"target_release,omitempty"`
+	ToolVersion   string           `json:"tool_version"`
+	UnderControl  bool             `json:"under_control"`
+	// Tables an interrupted expand or contract left half copied.
+	UnfinishedCopies []string `json:"unfinished_copies"`
+	UpgradeNeeded    bool     `json:"upgrade_needed"`
 }
 
-func (a *app) migrate(ctx context.Context, s *session, maxRows int64) error {
-	st, err := s.mgr.Status(ctx)
-	if err != nil {
-		return a.fail(err)
-	}
-	if st.Contract.AtHead() {
-		a.printf("%s", msgUpToDate)
-		return nil
-	}
-	if !st.Expand.AtHead() {
-		return exit(exitError, "%s", msgMigrateNoExpand)
-	}
-	if st.DataPending() == 0 {
-		a.printf("%s", msgMigrateUpToDate)
-		return nil
-	}
-	n, remaining, err := s.mgr.Migrator.RunData(ctx, maxRows, migrate.Options{DataProgress: a.dataProgress()})
-	if err != nil {
-		return a.fail(err)
-	}
-	a.printf(msgMigrated, n)
-	if remaining {
-		return exit(exitError, "Data migration is not complete: rows remain after --max-rows %d. Run `glance-manage db migrate` again.", maxRows)
-	}
-	return nil
+type levelOut struct {
+	AtHead  bool     `json:"at_head"`
+	Current string   `json:"current"`
+	Head    string   `json:"head"`
+	Pending []string `json:"pending"`
 }
 
-func (a *app) contract(ctx context.Context, s *session, online bool) error {
-	head := s.mgr.ContractHead()
-	if head == "" {
-		return exit(exitError, "%s", msgContractNoHead)
-	}
-	st, err := s.mgr.Status(ctx)
-	if err != nil {
-		return a.fail(err)
-	}
-	if st.Contract.AtHead() {
-		a.printf("%s", msgUpToDate)
-		return nil
-	}
-	if !st.Expand.AtHead() {
-		return exit(exitError, "%s", msgContractNoExpand)
-	}
-	if st.DataPending() > 0 {
-		return exit(exitError, "%s", msgContractNeedsData)
-	}
-	heads, err := a.upgradeTo(ctx, s, []string{head}, migrate.Options{Online: online})
-	if err != nil {
-		return err
-	}
-	a.printf(msgUpgradedTo, head, strings.Join(heads, ", "))
-	if !contains(heads, head) {
-		// Upstream names the expand head here; the contract head is meant.
-		return exit(exitError, msgContractFailed, head, pythonList(heads))
-	}
-	return nil
+type checkOut struct {
+	ExitCode int    `json:"exit_code"`
+	Message  string `json:"message"`
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// statusJSON is the status of `db check/version --format json`; code is
+// the check's exit code (<0: no "check" field).
+func statusJSON(s *session, st *glance.Status, code int) *statusOut {
+	lvl := func(l glance.Level) levelOut {
+		return levelOut{Current: l.Current, Head: l.Head, AtHead: l.AtHead(), Pending: nonNil(l.Pending)}
 	}
-	return false
-}
-
-// statusLockHolder, when set (by the migration-lock code), describes who
-// holds the migration lock, for the "lock_holder" field of the JSON
-// status: nil when nobody does.
-var statusLockHolder func(s *session) any
-
-// statusJSON is the machine-readable status of `db check/version --format json`.
-func statusJSON(s *session, st *glance.Status, code int) map[string]any {
-	lvl := func(l glance.Level) map[string]any {
-		return map[string]any{"current": l.Current, "head": l.Head, "at_head": l.AtHead(), "pending": nonNil(l.Pending)}
-	}
-	out := map[string]any{
-		"backend":        string(s.url.Backend),
-		"heads":          nonNil(st.Rows),
-		"expand":         lvl(st.Expand),
-		"contract":       lvl(st.Contract),
-		"data_pending":   st.Data,
-		"data_rows":      st.DataPending(),
-		"release":        st.Release,
-		"under_control":  len(st.Rows) > 0,
-		"composite":      composite(st),
-		"tool_version":   Version,
-		"base":           lvl(st.Base),
-		"upgrade_needed": !st.Contract.AtHead(),
-		"lock_holder":    nil,
-		// Tables an interrupted expand or contract left half copied.
-		"unfinished_copies": nonNil(st.UnfinishedCopies),
-	}
-	if statusLockHolder != nil {
-		out["lock_holder"] = statusLockHolder(s)
+	out := &statusOut{
+		Backend:          string(s.url.Backend),
+		Heads:            nonNil(st.Rows),
+		Expand:           lvl(st.Expand),
+		Contract:         lvl(st.Contract),
+		DataPending:      st.Data,
+		DataRows:         st.DataPending(),
+		Release:          st.Release,
+		UnderControl:     len(st.Rows) > 0,
+		Composite:        composite(st),
+		ToolVersion:      Version,
+		Base:             lvl(st.Base),
+		UpgradeNeeded:    !st.Contract.AtHead(),
+		LockHolder:       lockHolderJSON(s),
+		UnfinishedCopies: nonNil(st.UnfinishedCopies),
 	}
 	if code >= 0 {
 		_, msg := checkState(st)
-		out["check"] = map[string]any{"exit_code": code, "message": msg}
+		out.Check = &checkOut{ExitCode: code, Message: msg}
 	}
 	return out
 }

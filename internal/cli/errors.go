@@ -13,14 +13,16 @@ import (
 // saying what is wrong and what to do next, and exit code 1.
 func (a *app) fail(err error) error {
 	var (
-		de *migrate.DowngradeError
-		re *migrate.RevisionError
-		ve *migrate.VersionTableError
-		dp *migrate.DataPendingError
-		pe *migrate.PreconditionError
-		fe *glance.ForeignDatabaseError
-		se *migrate.StepError
-		ee *exitErr
+		de  *migrate.DowngradeError
+		re  *migrate.RevisionError
+		ve  *migrate.VersionTableError
+		dp  *migrate.DataPendingError
+		pe  *migrate.PreconditionError
+		fe  *glance.ForeignDatabaseError
+		se  *migrate.StepError
+		ee  *exitErr
+		rpe *migrate.ReplicaError
+		ns  *migrate.NodeNotSyncedError
 	)
 	if e, ok := a.explainWait(err); ok {
 		return e
@@ -28,6 +30,8 @@ func (a *app) fail(err error) error {
 	switch {
 	case errors.As(err, &ee):
 		return err
+	case errors.As(err, &rpe):
+		return replicaError(rpe)
 	case errors.Is(err, context.Canceled):
 		return exit(a.exitInterrupted(), "ERROR: interrupted; the database is at a consistent revision. Run `glance-manage db version` to see where it stopped and run the same command again to finish.")
 	case errors.As(err, &de):
@@ -58,6 +62,8 @@ func (a *app) fail(err error) error {
 		return exit(exitError, "ERROR: the database has Glance tables but no version table. Tell glance-manage its revision with `glance-manage db version_control --version <revision>`, then run the command again.")
 	case errors.As(err, &fe):
 		return exit(exitError, "ERROR: the database is not empty and holds no Glance tables (%s); it seems to belong to another application. Check [database] connection.", strings.Join(first(fe.Tables, 5), ", "))
+	case errors.As(err, &ns):
+		return exit(exitError, "ERROR: this Galera node is %s, not Synced with its cluster (a donor of a state transfer, or a node still joining): no phase runs on it. Wait until `SHOW STATUS LIKE 'wsrep_local_state_comment'` says Synced, or point [database] connection at a Synced node (or the cluster's proxy), then run %s again.", ns.State, a.again())
 	case errors.As(err, &se) && errors.Is(err, migrate.ErrShadowMismatch):
 		// The copy did not match its table in one snapshot; the next run
 		// discards it and copies afresh.

@@ -13,6 +13,7 @@ package cli_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/glance-manage/glance-manage/internal/schemadump"
 	"github.com/glance-manage/glance-manage/internal/testdb"
+	"github.com/glance-manage/glance-manage/rolling"
 )
 
 // assertHeadEverywhere checks that every node sees the same schema, at
@@ -175,4 +177,190 @@ func TestShadowCopyOnGalera(t *testing.T) {
 	if images != 300 || props != 300 || public != 150 {
 		t.Errorf("node 2: %d images (%d public), %d properties; want 300 (150 public), 300", images, public, props)
 	}
+}
+
+// nodesIdentical compares every node's schema, alembic_version and the
+// checksums of Glance's image tables.
+func nodesIdentical(t *testing.T, g *testdb.Galera) {
+	t.Helper()
+	ctx := context.Background()
+	var first []string
+	for i, db := range g.SQL {
+		d, err := schemadump.Dump(ctx, db, "mysql")
+		if err != nil {
+			t.Fatalf("node %d: %v", i+1, err)
+		}
+		got := []string{d}
+		for _, table := range []string{"images", "image_properties", "image_tags", "image_locations", "image_members", "alembic_version"} {
+			var name string
+			var sum sql.NullInt64
+			var n int64
+			if err := db.QueryRowContext(ctx, "CHECKSUM TABLE "+table).Scan(&name, &sum); err != nil {
+				t.Fatalf("node %d: %v", i+1, err)
+			}
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+				t.Fatalf("node %d: %v", i+1, err)
+			}
+			got = append(got, fmt.Sprintf("%s: %d rows, checksum %d", table, n, sum.Int64))
+		}
+		t.Logf("node %d: %s", i+1, strings.Join(got[1:], "; "))
+		if i == 0 {
+			first = got
+			continue
+		}
+		for k := range got {
+			if got[k] != first[k] {
+				if k == 0 {
+					t.Errorf("node %d has another schema than node 1", i+1)
+				} else {
+					t.Errorf("node %d: %s; node 1: %s", i+1, got[k], first[k])
+				}
+			}
+		}
+	}
+}
+
+// TestGaleraFailover kills node 1, HAProxy's active node, with SIGKILL
+// while each phase runs through HAProxy (paused in the middle of its
+// work: a shadow copy of images for expand and contract, a data-migration
+// batch for migrate). The run ends with one line saying the connection
+// was lost and what to do; the same command through HAProxy (now on a
+// backup node) takes over the dead run's lock once its lease expires and
+// finishes the phase; node 1 restarts, rejoins, and every node ends with
+// the same schema, alembic_version and rows.
+func TestGaleraFailover(t *testing.T) {
+	testdb.GaleraURLs(t)
+	testdb.GaleraProxyURL(t)
+	bin := buildTool(t)
+	for _, c := range []struct {
+		phase, pauseOn, check string
+	}{
+		{"expand", "batch:copy of images#3", "Your next step is to run `glance-manage db migrate`"},
+		{"migrate", "batch:ocata_migrate01#3", "Your next step is to run `glance-manage db contract`"},
+		{"contract", "batch:copy of images#3", "Database is up to date"},
+	} {
+		t.Run(c.phase, func(t *testing.T) {
+			ctx := context.Background()
+			g := testdb.NewGalera(t)
+			if n, err := g.ProxyNode(ctx); err != nil || n != 1 {
+				t.Fatalf("HAProxy sends new connections to node %d (%v), want node 1", n, err)
+			}
+			mustCLI(t, g.ProxyURL, "db", "sync", "mitaka02")
+			if err := rolling.Seed(ctx, g.SQL[0], "mysql", 2000); err != nil {
+				t.Fatal(err)
+			}
+			for _, before := range map[string][]string{"migrate": {"expand"}, "contract": {"expand", "migrate"}}[c.phase] {
+				mustCLI(t, g.ProxyURL, "db", before)
+			}
+			dir := t.TempDir()
+			env := []string{"GLANCE_MANAGE_PAUSE_DIR=" + dir, "GLANCE_MANAGE_PAUSE_ON=" + c.pauseOn, "GLANCE_MANAGE_DATA_BATCH=200"}
+			run := start(t, bin, g.ProxyURL, env, "db", c.phase)
+			waitFile(t, filepath.Join(dir, "paused-1"))
+			testdb.GaleraKill(t, 1)
+			if err := os.WriteFile(filepath.Join(dir, "resume-1"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, stderr := run.wait()
+			var errLines []string
+			for _, l := range strings.Split(stderr, "\n") {
+				if strings.HasPrefix(l, "ERROR") {
+					errLines = append(errLines, l)
+				}
+			}
+			t.Logf("the run on the killed node: exit %d: %s", code, strings.Join(errLines, " | "))
+			if code == 0 || len(errLines) != 1 || !strings.Contains(errLines[0], "closed or dropped the connection") || !strings.Contains(errLines[0], "run `glance-manage db "+c.phase+"` again") {
+				t.Fatalf("db %s whose node was killed: exit %d, want one ERROR line saying the connection was lost and to run it again:\n%s", c.phase, code, stderr)
+			}
+
+			again := start(t, bin, g.ProxyURL, nil, "--lock-timeout", "-1", "db", c.phase)
+			if code, stderr := again.wait(); code != 0 {
+				t.Fatalf("db %s again through HAProxy: exit %d\n%s\n%s", c.phase, code, again.stdout.String(), stderr)
+			}
+			if n, err := g.ProxyNode(ctx); err != nil || n == 1 {
+				t.Fatalf("HAProxy still on node %d (%v) after node 1 was killed", n, err)
+			}
+			testdb.GaleraRestart(t, 1)
+			if out, synced := testdb.GaleraStatus(t); !synced {
+				t.Fatalf("the cluster after node 1 restarted:\n%s", out)
+			}
+			nodesIdentical(t, g)
+			for i, u := range g.URLs {
+				if _, stdout := runToolCode(t, bin, u, "db", "check"); !strings.Contains(stdout, c.check) {
+					t.Errorf("db check on node %d after db %s: %q, want %q", i+1, c.phase, strings.TrimSpace(stdout), c.check)
+				}
+			}
+		})
+	}
+}
+
+// runToolCode runs the tool and returns its exit code and stdout.
+func runToolCode(t *testing.T, bin, url string, args ...string) (int, string) {
+	t.Helper()
+	p := start(t, bin, url, nil, args...)
+	code, _ := p.wait()
+	return code, p.stdout.String()
+}
+
+// TestGaleraRefusesNodeNotSynced: a node that is desynced from the
+// cluster (wsrep_desync, as a donor is during a state transfer) is refused
+// as the place to run a phase: by the preflight checks before contract,
+// and by the engine itself (db migrate, which has no preflight, and
+// upgrade with --skip-preflight), each with one line saying what to do,
+// and nothing changed.
+func TestGaleraRefusesNodeNotSynced(t *testing.T) {
+	testdb.GaleraURLs(t)
+	bin := buildTool(t)
+	ctx := context.Background()
+	g := testdb.NewGalera(t)
+	mustCLI(t, g.URLs[0], "db", "sync", "mitaka02")
+	if err := rolling.Seed(ctx, g.SQL[0], "mysql", 100); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, g.URLs[0], "db", "expand")
+	before, err := schemadump.Dump(ctx, g.SQL[0], "mysql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unmigrated := func() (n int) {
+		if err := g.SQL[0].QueryRowContext(ctx, "SELECT COUNT(*) FROM images WHERE visibility IS NULL").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	left := unmigrated()
+	if _, err := g.SQL[1].ExecContext(ctx, "SET GLOBAL wsrep_desync = ON"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := g.SQL[1].ExecContext(context.Background(), "SET GLOBAL wsrep_desync = OFF"); err != nil {
+			t.Errorf("node 2: %v", err)
+		}
+	})
+	for _, args := range [][]string{{"db", "contract"}, {"db", "upgrade", "--skip-preflight"}, {"db", "migrate"}} {
+		p := start(t, bin, g.URLs[1], nil, args...)
+		code, stderr := p.wait()
+		t.Logf("%s on a desynced node: exit %d: %s", strings.Join(args, " "), code, lastError(stderr))
+		if code == 0 || !strings.Contains(stderr, "not Synced") || !strings.Contains(stderr, "Donor/Desynced") {
+			t.Errorf("%s on a desynced node: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+	}
+	after, err := schemadump.Dump(ctx, g.SQL[0], "mysql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now := unmigrated(); after != before || now != left {
+		t.Fatalf("the refused runs changed the database: schema changed %v, %d images without a visibility, %d before", after != before, now, left)
+	}
+}
+
+// lastError is the last line of stderr that starts with ERROR (or the
+// last line).
+func lastError(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "ERROR") {
+			return lines[i]
+		}
+	}
+	return lines[len(lines)-1]
 }

@@ -12,10 +12,6 @@ import (
 	"github.com/glance-manage/glance-manage/migrate"
 )
 
-func init() {
-	extraDBCommands = append(extraDBCommands, (*app).historyCommand)
-}
-
 func (a *app) historyCommand() (cmd, legacy *cobra.Command) {
 	var format string
 	var noConnect bool
@@ -96,16 +92,16 @@ func (a *app) history(ctx context.Context, s *session, mgr *glance.Manager, form
 	var pending map[string]int64
 	if s != nil {
 		// Read-only: no renaming of legacy ids in the table, no placement.
-		rows, err := s.mgr.Migrator.Heads(ctx)
+		rows, err := s.mgr.Heads(ctx)
 		if err != nil {
 			return a.fail(err)
 		}
-		h.Rows = nonNil(renamedRows(rows))
+		h.Rows = nonNil(rows)
 		if err := g.CheckRows(h.Rows); err != nil {
 			a.logf("WARNING: %v", err)
 		}
 		applied = g.Applied(h.Rows)
-		if pending, err = s.mgr.Migrator.PendingData(ctx); err != nil {
+		if pending, err = s.mgr.PendingData(ctx); err != nil {
 			return a.fail(err)
 		}
 		if st, err := s.mgr.Status(ctx); err == nil {
@@ -146,7 +142,7 @@ func (a *app) history(ctx context.Context, s *session, mgr *glance.Manager, form
 	for _, b := range order {
 		h.Branches = append(h.Branches, *byBranch[b])
 	}
-	for _, dm := range mgr.Migrator.Data {
+	for _, dm := range mgr.DataMigrations() {
 		d := historyData{Name: dm.Name, Release: dm.Release, After: dm.After, Before: dm.Before}
 		if s != nil {
 			switch n, ok := pending[dm.Name]; {

@@ -30,16 +30,12 @@ const DefaultLockTimeout = 10 * time.Minute
 const EnvLockLease = "GLANCE_MANAGE_LOCK_LEASE"
 
 // readOnlyActions never take the lock.
-var readOnlyActions = map[string]bool{"version": true, "check": true, "export_metadefs": true}
-
-func init() {
-	extraDBCommands = append(extraDBCommands, lockCommand)
-	statusLockHolder = lockHolderJSON
-}
+var readOnlyActions = map[string]bool{"version": true, "check": true, "export_metadefs": true, "preflight": true,
+	"rehearse": true} // rehearse only reads the source: no lock on it
 
 // lockHolderJSON describes the migration lock's holder for the JSON
 // status (nil when the lock is free or cannot be read).
-func lockHolderJSON(s *session) any {
+func lockHolderJSON(s *session) *lockHolderOut {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	l := &migrate.Locker{DB: s.mgr.DB, Dialect: s.mgr.Dialect, Naming: glance.Naming}
@@ -54,14 +50,28 @@ func lockHolderJSON(s *session) any {
 	case info.Local:
 		process = "gone"
 	}
-	return map[string]any{
-		"command": info.Command, "host": info.Host, "pid": info.PID, "owner": info.Owner,
-		"acquired":              info.Acquired.Format(time.RFC3339),
-		"heartbeat_age_seconds": info.Silence.Seconds(),
-		"expires_in_seconds":    info.ExpiresIn.Seconds(),
-		"process":               process,
-		"stale":                 info.Stale(),
+	return &lockHolderOut{
+		Command: info.Command, Host: info.Host, PID: info.PID, Owner: info.Owner,
+		Acquired:            info.Acquired.Format(time.RFC3339),
+		HeartbeatAgeSeconds: info.Silence.Seconds(),
+		ExpiresInSeconds:    info.ExpiresIn.Seconds(),
+		Process:             process,
+		Stale:               info.Stale(),
 	}
+}
+
+// lockHolderOut is the "lock_holder" of the JSON status, its fields in the
+// order of their keys.
+type lockHolderOut struct {
+	Acquired            string  `json:"acquired"`
+	Command             string  `json:"command"`
+	ExpiresInSeconds    float64 `json:"expires_in_seconds"`
+	HeartbeatAgeSeconds float64 `json:"heartbeat_age_seconds"`
+	Host                string  `json:"host"`
+	Owner               string  `json:"owner"`
+	PID                 int     `json:"pid"`
+	Process             string  `json:"process"`
+	Stale               bool    `json:"stale"`
 }
 
 // needsLock reports whether cmd changes the database.
@@ -186,7 +196,8 @@ func (a *app) takeLock(cmd *cobra.Command, s *session) (context.Context, func(er
 		return nil, nil, a.lockError(cmd, err)
 	}
 	// Every change the command makes confirms the lock first (fencing).
-	s.mgr.Migrator.Fence, s.fence = lease, lease
+	s.mgr.SetFence(lease)
+	s.fence = lease
 	if old := lease.TookOver; old != nil {
 		why := fmt.Sprintf("its lease expired %s ago", (-old.ExpiresIn).Round(time.Second))
 		if old.Gone() {
@@ -206,7 +217,8 @@ func (a *app) takeLock(cmd *cobra.Command, s *session) (context.Context, func(er
 		stopped := runCtx.Err() != nil
 		cause := context.Cause(runCtx)
 		cancel(nil)
-		s.mgr.Migrator.Fence, s.fence = nil, nil
+		s.mgr.SetFence(nil)
+		s.fence = nil
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer rcancel()
 		// Release acknowledges a break (the next holder waits for that)
@@ -283,7 +295,7 @@ func (a *app) lost(ctx context.Context, cmd *cobra.Command, s *session, finished
 // standing says which revision the database is at, for the messages of a
 // stopped run.
 func (a *app) standing(ctx context.Context, s *session) string {
-	heads, err := s.mgr.Migrator.Heads(ctx)
+	heads, err := s.mgr.Heads(ctx)
 	switch {
 	case err != nil:
 		return "(the revision could not be read: " + err.Error() + ")"

@@ -12,10 +12,6 @@ import (
 	"github.com/glance-manage/glance-manage/migrate"
 )
 
-func init() {
-	extraDBCommands = append(extraDBCommands, (*app).loadMetadefsCommands, (*app).unloadMetadefsCommands, (*app).exportMetadefsCommands)
-}
-
 // loadArgs are load_metadefs' parameters.
 type loadArgs struct {
 	path string

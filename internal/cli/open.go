@@ -26,11 +26,21 @@ type session struct {
 	mgr *glance.Manager
 	// fence is the migration lock the command holds (nil when it takes
 	// none), for the writers outside the migration engine (purge,
-	// metadefs); the engine has it as mgr.Migrator.Fence.
+	// metadefs); the engine gets it through mgr.SetFence.
 	fence migrate.Fence
+	// throttle is the run's throttler once built (throttle.go), and
+	// closers what Close releases with the database.
+	throttle      migrate.Throttler
+	throttleBuilt bool
+	closers       []func()
 }
 
-func (s *session) Close() { s.mgr.DB.Close() }
+func (s *session) Close() {
+	for _, c := range s.closers {
+		c()
+	}
+	s.mgr.DB.Close()
+}
 
 func (a *app) loadConfig() (*config.Config, error) {
 	cfg, err := config.Load(config.Options{ConfigFiles: a.configFiles, ConfigDirs: a.configDirs, Getenv: a.env.Getenv})

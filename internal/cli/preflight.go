@@ -17,11 +17,6 @@ import (
 // contract, db sync and db upgrade (package glance/preflight holds the
 // rules; this file prints and sets the exit code).
 
-func init() {
-	extraDBCommands = append(extraDBCommands, preflightCommand)
-	readOnlyActions["preflight"] = true
-}
-
 func preflightCommand(a *app) (*cobra.Command, *cobra.Command) {
 	var format string
 	var offline bool

@@ -37,11 +37,24 @@ func (a *app) observer() func(migrate.Event) error {
 				break
 			}
 			a.logf("INFO  [glance-manage] data migration %s failed: %s; attempt %d in %s", e.SQL, oneLine(e.Err), e.Attempt+1, e.Wait.Round(time.Millisecond))
+		case migrate.TotalOrder:
+			// Galera ran the DDL in total order: every node held its
+			// other writes back meanwhile.
+			a.logf("INFO  [glance-manage] galera: cluster-wide stall of %s (DDL in total order, no node committed other writes): %s", e.Took.Round(time.Millisecond), shortSQL(e.SQL))
 		case migrate.OpSkipped:
 			a.logf("INFO  [glance-manage] %s: already done, skipped", e.Op.Describe())
 		}
 		return nil
 	}
+}
+
+// shortSQL is stmt on one line, cut to 120 characters.
+func shortSQL(stmt string) string {
+	s := strings.Join(strings.Fields(stmt), " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
 }
 
 // oneLine is err's text on one line.

@@ -12,23 +12,13 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/glance-manage/glance-manage/glance/purge"
+	"github.com/glance-manage/glance-manage/migrate"
 )
-
-func init() {
-	extraDBCommands = append(extraDBCommands,
-		func(a *app) (*cobra.Command, *cobra.Command) {
-			return a.purgeCommand("purge", purge.DefaultAgeInDays), nil
-		},
-		func(a *app) (*cobra.Command, *cobra.Command) {
-			return a.purgeCommand("purge_images_table", purge.DefaultImagesAgeInDays), nil
-		},
-	)
-}
 
 // purgeCommand is `db purge` or `db purge_images_table` (upstream has no
 // db_purge spelling).
 func (a *app) purgeCommand(name string, defAge int) *cobra.Command {
-	opts := []pyOption{{name: "age_in_days", integer: true}, {name: "max_rows", integer: true}, {name: "no-yield", boolean: true}}
+	opts := append([]pyOption{{name: "age_in_days", integer: true}, {name: "max_rows", integer: true}, {name: "no-yield", boolean: true}}, throttlePyOptions()...)
 	//lint:ignore S1021 the closure refers to c
 	var c *cobra.Command
 	c = pyCommand(name+" [AGE_IN_DAYS [MAX_ROWS]]", describe(name), func(cmd *cobra.Command, args []string) error {
@@ -62,6 +52,7 @@ func (a *app) purgeCommand(name string, defAge int) *cobra.Command {
 		} else if err != nil {
 			return err
 		}
+		a.thr.fromPy(p)
 		return a.withDB(func(ctx context.Context, s *session, _ []string) error {
 			return a.purge(ctx, s, name == "purge_images_table", age, rows, p.flags["no-yield"])
 		})(cmd, nil)
@@ -69,6 +60,10 @@ func (a *app) purgeCommand(name string, defAge int) *cobra.Command {
 		f.Int("age_in_days", defAge, "Purge deleted rows older than age in days")
 		f.Int("max_rows", purge.DefaultMaxRows, "Limit number of records to delete. All deleted rows will be purged if equals -1.")
 		f.Bool("no-yield", false, "delete each table's rows in one statement, as fast as a bare DELETE, without pausing for writers: only when no Glance service writes to the database")
+		var thr throttleFlags
+		c := &cobra.Command{}
+		thr.register(c, false)
+		f.AddFlagSet(c.Flags())
 	})
 	c.Long = describe(name) + "\n\nRows are deleted in short batches, each its own transaction, so a large purge\ndoes not hold locks for long; an interrupted purge keeps what it deleted and\ncan simply be run again. With --no-yield, when no Glance service runs, each\ntable's rows go in one DELETE, as fast as the bare statement (writers would\nwait for all of it); the same rows go."
 	return c
@@ -89,7 +84,12 @@ func (a *app) purge(ctx context.Context, s *session, images bool, age int, maxRo
 			return exit(exitError, "ERROR: the database has no %s table: it holds no Glance schema yet. Run `glance-manage db sync` first.", t)
 		}
 	}
+	t, err := a.sessionThrottle(ctx, s)
+	if err != nil {
+		return err
+	}
 	o := purge.Options{
+		Throttle:  t,
 		AgeInDays: age,
 		MaxRows:   maxRows,
 		NoYield:   noYield,
@@ -103,8 +103,9 @@ func (a *app) purge(ctx context.Context, s *session, images bool, age int, maxRo
 	}
 	res, err := run(ctx, s.mgr.DB, s.mgr.Dialect, o)
 	var (
-		re *purge.ReferenceError
-		ae *purge.ArgError
+		re  *purge.ReferenceError
+		ae  *purge.ArgError
+		rpe *migrate.ReplicaError
 	)
 	switch {
 	case errors.As(err, &re):
@@ -112,6 +113,8 @@ func (a *app) purge(ctx context.Context, s *session, images bool, age int, maxRo
 		return exit(exitError, "%s", purge.MsgFailed)
 	case errors.As(err, &ae):
 		return exit(exitError, "%s", ae.Msg)
+	case errors.As(err, &rpe):
+		return replicaError(rpe)
 	case errors.Is(err, context.Canceled):
 		return exit(a.exitInterrupted(), "ERROR: interrupted; the rows deleted so far stay deleted (each batch is its own transaction). Run the same command again to continue.")
 	case err != nil:

@@ -25,12 +25,14 @@ type pyOption struct {
 	name    string // "age_in_days" for --age_in_days
 	boolean bool   // store_true
 	integer bool   // type=int: the value must parse as a Python int
+	repeat  bool   // action=append: every value is kept (pyArgs.lists)
 }
 
 // pyArgs is a parsed action command line.
 type pyArgs struct {
-	values     map[string]string // value options given (the last one wins)
-	flags      map[string]bool   // store_true options given
+	values     map[string]string   // value options given (the last one wins)
+	lists      map[string][]string // repeatable options, every value in order
+	flags      map[string]bool     // store_true options given
 	positional []string
 	help       bool
 }
@@ -46,7 +48,7 @@ func (a *app) parseAction(cmd *cobra.Command, args []string, opts []pyOption) (*
 		return exit(exitUsage, "%s: error: %s\nRun '%s --help' for usage.", prog, fmt.Sprintf(format, x...), prog)
 	}
 	globals := cmd.Root().PersistentFlags()
-	p := &pyArgs{values: map[string]string{}, flags: map[string]bool{}}
+	p := &pyArgs{values: map[string]string{}, lists: map[string][]string{}, flags: map[string]bool{}}
 	for i := 0; i < len(args); i++ {
 		tok := args[i]
 		switch {
@@ -115,6 +117,9 @@ func (a *app) parseAction(cmd *cobra.Command, args []string, opts []pyOption) (*
 				val = n.String()
 			}
 			p.values[opt.name] = val
+			if opt.repeat {
+				p.lists[opt.name] = append(p.lists[opt.name], val)
+			}
 		}
 	}
 	return p, nil

@@ -19,11 +19,6 @@ import (
 // `db rehearse`: the upgrade on a scratch copy of the database, under a
 // light load, measured (package glance/rehearse does the work).
 
-func init() {
-	extraDBCommands = append(extraDBCommands, rehearseCommand)
-	readOnlyActions["rehearse"] = true // the source is only read: no lock on it
-}
-
 func rehearseCommand(a *app) (*cobra.Command, *cobra.Command) {
 	var format, scratch string
 	c := &cobra.Command{

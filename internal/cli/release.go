@@ -130,19 +130,31 @@ func releaseCheckState(s *session, st *glance.Status, r glance.Release) (code in
 }
 
 // releaseJSON describes the release targeted, for --format json.
-func releaseJSON(ag glance.Against) map[string]any {
+func releaseJSON(ag glance.Against) *releaseOut {
 	r := ag.Release
-	return map[string]any{
-		"series":   r.Series,
-		"codename": r.Codename,
-		"expand":   r.Expand,
-		"contract": r.Contract,
-		"newer":    nonNil(ag.Newer),
+	return &releaseOut{
+		Series:   r.Series,
+		Codename: r.Codename,
+		Expand:   r.Expand,
+		Contract: r.Contract,
+		Newer:    nonNil(ag.Newer),
 		// Newer revisions include contractions (exit 6), and some of
 		// them change the schema.
-		"contracted": ag.Contracted,
-		"removes":    ag.Removes,
+		Contracted: ag.Contracted,
+		Removes:    ag.Removes,
 	}
+}
+
+// releaseOut is the "target_release" of `db check --release --format
+// json`, its fields in the order of their keys.
+type releaseOut struct {
+	Codename   string   `json:"codename"`
+	Contract   string   `json:"contract"`
+	Contracted bool     `json:"contracted"`
+	Expand     string   `json:"expand"`
+	Newer      []string `json:"newer"`
+	Removes    bool     `json:"removes"`
+	Series     string   `json:"series"`
 }
 
 // versionText is what --version prints: the tool's version alone on the

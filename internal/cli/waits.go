@@ -344,7 +344,7 @@ func (a *app) heads() string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rows, err := a.sess.mgr.Migrator.Heads(ctx)
+	rows, err := a.sess.mgr.Heads(ctx)
 	switch {
 	case err != nil:
 		return "a revision that could not be read now (" + oneLine(err) + ")"

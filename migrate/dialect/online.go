@@ -211,3 +211,36 @@ type Session struct {
 	// "SELECT pg_terminate_backend(42)").
 	End string
 }
+
+// TotalOrderCluster is implemented by dialects whose server may be a node of a
+// synchronous multi-primary cluster that runs schema changes in total
+// order (MariaDB Galera Cluster's Total Order Isolation, TOI): a DDL
+// statement is replicated before it runs and every node applies it at the
+// same point of the cluster's history, holding back every other write
+// (on every node) until it is done, whatever algorithm it asks for.
+type TotalOrderCluster interface {
+	// TotalOrder reports whether q's server is a node of such a cluster
+	// and q's session replicates its DDL in total order (Galera:
+	// wsrep_on is ON and wsrep_OSU_method is TOI).
+	TotalOrder(ctx context.Context, q Querier) (bool, error)
+	// TotalOrderStatement reports whether stmt is one of the statements
+	// such a session runs in total order (DDL).
+	TotalOrderStatement(stmt string) bool
+	// SyncReadSQL makes the reads of a session wait, each, until the
+	// node has applied every write the cluster had committed when the
+	// read began (Galera: wsrep_sync_wait), so that a check never passes
+	// on a node that is behind; UnsyncReadSQL restores the default.
+	SyncReadSQL() []string
+	UnsyncReadSQL() []string
+	// NodeState returns the node's state in the cluster (Galera:
+	// wsrep_local_state_comment) and whether it is synced with it, the
+	// only state in which a phase may run there (a donor or a joining
+	// node is behind, or about to be).
+	NodeState(ctx context.Context, q Querier) (state string, synced bool, err error)
+	// WriteSetRows returns how many rows of table one transaction may
+	// change before the cluster refuses to replicate it (Galera:
+	// wsrep_max_ws_rows, and wsrep_max_ws_size over the table's average
+	// row), 0 when there is no such limit; table "" stands for a row of
+	// unknown size.
+	WriteSetRows(ctx context.Context, q Querier, table string) (int64, error)
+}

@@ -39,6 +39,8 @@
 # wsrep_slave_threads=4, utf8 (utf8mb3) server character set with
 # init_connect 'SET NAMES utf8', innodb_flush_log_at_trx_commit=0; memory
 # is kept small (128M buffer pool per node). State transfers use rsync.
+# Each node announces its client address (wsrep_node_incoming_address),
+# so that wsrep_incoming_addresses lists every node's host:port.
 #
 # Environment: GALERA_NODES (as -n), GALERA_HAPROXY=1 (as --haproxy),
 # GALERA_PORT, GALERA_GCOMM_PORT, GALERA_PROXY_PORT (first ports above).
@@ -146,6 +148,7 @@ wsrep_cluster_name=glance-manage-test
 wsrep_cluster_address=gcomm://$addrs
 wsrep_node_name=node$n
 wsrep_node_address=127.0.0.1:$g
+wsrep_node_incoming_address=127.0.0.1:$(nport "$n")
 wsrep_provider_options=gmcast.listen_addr=tcp://127.0.0.1:$g;ist.recv_addr=127.0.0.1:$((g + 1))
 wsrep_sst_method=rsync
 wsrep_sst_receive_address=127.0.0.1:$((g + 2))

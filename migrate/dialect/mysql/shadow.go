@@ -127,15 +127,27 @@ ORDER BY rc.table_name, rc.constraint_name, k.ordinal_position`, table, shadow, 
 }
 
 // ShadowCreate implements dialect.Shadow: CREATE TABLE ... LIKE keeps the
-// columns, indexes, checks and table options; alter (an AlterColumn) is
-// then applied to the empty shadow.
-func (d Dialect) ShadowCreate(st *dialect.ShadowState, alter schema.Op) ([]string, error) {
-	a, ok := alter.(schema.AlterColumn)
-	if !ok || a.Table != st.Table {
-		return nil, fmt.Errorf("mysql: a shadow copy of %s takes a change of one of its columns, not %s", st.Table, alter.Describe())
+// columns, indexes, checks and table options; the change (an AlterColumn
+// of the table, or on a Galera cluster a CreateIndex on it) is then made
+// on the empty shadow, where it costs nothing.
+func (d Dialect) ShadowCreate(st *dialect.ShadowState, change schema.Op) ([]string, error) {
+	var op schema.Op
+	switch c := change.(type) {
+	case schema.AlterColumn:
+		if c.Table == st.Table {
+			c.Table = st.Shadow
+			op = c
+		}
+	case schema.CreateIndex:
+		if c.Index.Table == st.Table {
+			c.Index.Table = st.Shadow
+			op = c
+		}
 	}
-	a.Table = st.Shadow
-	stmts, err := d.Render(a)
+	if op == nil {
+		return nil, fmt.Errorf("mysql: a shadow copy of %s takes a change of one of its columns or a new index on it, not %s", st.Table, change.Describe())
+	}
+	stmts, err := d.Render(op)
 	if err != nil {
 		return nil, err
 	}
