@@ -128,7 +128,8 @@ func exec1(t *testing.T, db *sql.DB, q string, args ...any) {
 }
 
 // offlineScript: a few operations rendered by the dialect, written as
-// one script (statements ended by ";", lines of their own) and executed
+// one script in the dialect's syntax (dialect.ScriptWriter: comments,
+// each operation in a transaction where the dialect has them) and executed
 // by the backend's own command-line client on the real server when the
 // client is installed and the URL tells how to reach the database:
 // afterwards the catalog shows what the script made.
@@ -155,15 +156,20 @@ func offlineScript(t *testing.T, d dialect.Dialect, db *sql.DB, url string) {
 		schema.CreateIndex{Index: schema.Index{Name: "ix_dialecttest_script_name", Table: tbl.Name, Columns: []string{"name"}}},
 	}
 	var script strings.Builder
+	sw, err := dialect.NewScriptWriter(&script, d)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, op := range ops {
 		stmts, err := d.Render(op)
 		if err != nil {
 			t.Fatalf("Render(%s): %v", op.Describe(), err)
 		}
-		fmt.Fprintf(&script, "-- %s\n", op.Describe())
-		for _, s := range stmts {
-			script.WriteString(strings.TrimRight(s, "; \n") + ";\n")
-		}
+		sw.Comment("%s", op.Describe())
+		sw.Transaction(stmts)
+	}
+	if err := sw.Err(); err != nil {
+		t.Fatal(err)
 	}
 	var cmd *exec.Cmd
 	switch {
