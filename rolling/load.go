@@ -81,7 +81,7 @@ func StartLoad(ctx context.Context, cfg LoadConfig, first string) (*Load, error)
 			rel = New
 		}
 		l.writers = append(l.writers, &writer{h: h, id: i, release: rel, rng: rand.New(rand.NewPCG(uint64(i), 17)),
-			want: map[string]*intent{}, isPublic: rel == Old && oldPublic})
+			want: map[string]*intent{}, isPublic: rel == Old && oldPublic, db: cfg.DB})
 	}
 	for n, id := range ids {
 		w := l.writers[n%nw]

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/glance-manage/glance-manage/dburl"
 	"github.com/glance-manage/glance-manage/internal/testdb"
@@ -640,4 +641,84 @@ func openURL(t *testing.T, b testdb.Backend, raw string) *sql.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// TestRehearseBlockedByPreflight: a blocker that preflight finds on the
+// copy (here a session that has had a transaction open for longer than
+// the checks allow in the given scratch database, which every schema
+// change there would wait for) is reported with the rest of the report
+// (the phases still run on the copy, for their figures), and the
+// rehearsal ends with exit 6 and one error line saying that the real
+// expand would refuse; the copy is emptied again and the source is as it
+// was.
+func TestRehearseBlockedByPreflight(t *testing.T) {
+	db := seededOld(t, testdb.MySQL, 20)
+	before := sourceSum(t, db)
+	empty := testdb.New(t, testdb.MySQL)
+	ctx := context.Background()
+	conn, err := empty.SQL.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A consistent snapshot starts the InnoDB transaction at once.
+	if _, err := conn.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK") //nolint:errcheck // ends with the test
+	var id int64
+	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	// Older than the checks' limit before they run (the restore of the
+	// copy comes first, and takes less than this).
+	waitOpen(t, empty.SQL, id, preflightAge)
+	stdout, stderr, code := runCLI(t, db.URL, "db", "rehearse", "--scratch", empty.URL)
+	if code != 6 {
+		t.Fatalf("exit %d, want 6\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	found := false
+	for _, l := range strings.Split(stdout+stderr, "\n") {
+		if strings.Contains(l, "blocking_session") || strings.Contains(l, fmt.Sprintf("KILL %d", id)) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the blocker is not named (session %d):\nstdout:\n%s\nstderr:\n%s", id, stdout, stderr)
+	}
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "ERROR") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "blocker(s) on the copy") || !strings.Contains(lines[0], "`glance-manage db expand` would refuse to start") {
+		t.Errorf("want one error line about the blocker on the copy:\n%s", stderr)
+	}
+	if tables := tablesOf(t, empty.SQL, testdb.MySQL); len(tables) != 0 {
+		t.Errorf("the scratch database was left with %v", tables)
+	}
+	if sourceSum(t, db) != before {
+		t.Error("the rehearsal changed the source")
+	}
+}
+
+// preflightAge is a little more than preflight.DefaultTransactionAge.
+const preflightAge = 6 * time.Second
+
+// waitOpen waits until session id's InnoDB transaction has been open for
+// age, as the server tells it.
+func waitOpen(t *testing.T, db *sql.DB, id int64, age time.Duration) {
+	t.Helper()
+	for i := 0; ; i++ {
+		var micros sql.NullInt64
+		err := db.QueryRow("SELECT TIMESTAMPDIFF(MICROSECOND, trx_started, NOW(6)) FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = ?", id).Scan(&micros)
+		if err == nil && time.Duration(micros.Int64)*time.Microsecond >= age {
+			return
+		}
+		if i > 1200 {
+			t.Fatalf("session %d's transaction is not listed as open (%v)", id, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
