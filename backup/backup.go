@@ -137,27 +137,9 @@ func Backup(ctx context.Context, db *sql.DB, u *dburl.URL, path string, o *Optio
 			os.Remove(tmpName)
 		}
 	}()
-	switch u.Backend {
-	case dburl.SQLite:
-		tmp.Close()
-		// VACUUM INTO wants a file that does not exist or is empty.
-		if err := os.Remove(tmpName); err != nil {
-			return fmt.Errorf("backup: %w", err)
-		}
-		if err = sqliteBackup(ctx, db, tmpName, o.exclude()); err != nil {
-			return err
-		}
-	case dburl.MySQL:
-		err = mysqlBackup(ctx, db, u, tmp, o)
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-	case dburl.Postgres:
-		err = postgresBackup(ctx, u, tmp, o)
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-	default:
+	if e, ok := engines[u.Backend]; ok {
+		err = e.dump(ctx, db, u, tmp, o)
+	} else {
 		tmp.Close()
 		err = fmt.Errorf("backup: unsupported backend %q", u.Backend)
 	}
@@ -188,13 +170,8 @@ func Restore(ctx context.Context, db *sql.DB, u *dburl.URL, path string, o *Opti
 	if err := checkFormat(u.Backend, path); err != nil {
 		return err
 	}
-	switch u.Backend {
-	case dburl.SQLite:
-		return sqliteRestore(ctx, db, path)
-	case dburl.MySQL:
-		return mysqlRestore(ctx, db, u, path, o)
-	case dburl.Postgres:
-		return postgresRestore(ctx, db, u, path, o)
+	if e, ok := engines[u.Backend]; ok {
+		return e.restore(ctx, db, u, path, o)
 	}
 	return fmt.Errorf("backup: unsupported backend %q", u.Backend)
 }
@@ -210,22 +187,77 @@ func checkFormat(b dburl.Backend, path string) error {
 	head := make([]byte, 4096)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
-	var ok bool
-	var want string
-	switch b {
-	case dburl.SQLite:
-		ok, want = bytes.HasPrefix(head, []byte("SQLite format 3\x00")), "an SQLite database file"
-	case dburl.MySQL:
-		ok, want = bytes.Contains(head, []byte("-- MySQL dump")) || bytes.Contains(head, []byte("-- MariaDB dump")), "a mysqldump file"
-	case dburl.Postgres:
-		ok, want = bytes.Contains(head, []byte("-- PostgreSQL database dump")), "a pg_dump plain-SQL file"
-	default:
+	e, known := engines[b]
+	if !known {
 		return fmt.Errorf("backup: unsupported backend %q", b)
 	}
+	ok, want := e.magic(head), e.format
 	if !ok {
 		return fmt.Errorf("%w: %s is not %s", ErrFormat, path, want)
 	}
 	return nil
+}
+
+// engine is how one backend's databases are backed up, restored and
+// cleared, and how its backups are recognised.
+type engine struct {
+	// dump writes the backup into tmp (created, empty, in the backup's
+	// directory) and closes it.
+	dump    func(ctx context.Context, db *sql.DB, u *dburl.URL, tmp *os.File, o *Options) error
+	restore func(ctx context.Context, db *sql.DB, u *dburl.URL, path string, o *Options) error
+	clear   func(ctx context.Context, db *sql.DB, exclude string) error
+	// magic tells a backup of this backend by its first bytes; format
+	// names what such a file is, for the refusal of another.
+	magic  func(head []byte) bool
+	format string
+}
+
+// engines are the backends Backup, Restore and Clear know.
+var engines = map[dburl.Backend]engine{
+	dburl.SQLite: {
+		dump: func(ctx context.Context, db *sql.DB, _ *dburl.URL, tmp *os.File, o *Options) error {
+			tmp.Close()
+			// VACUUM INTO wants a file that does not exist or is empty.
+			if err := os.Remove(tmp.Name()); err != nil {
+				return fmt.Errorf("backup: %w", err)
+			}
+			return sqliteBackup(ctx, db, tmp.Name(), o.exclude())
+		},
+		restore: func(ctx context.Context, db *sql.DB, _ *dburl.URL, path string, _ *Options) error {
+			return sqliteRestore(ctx, db, path)
+		},
+		clear:  sqliteClear,
+		magic:  func(head []byte) bool { return bytes.HasPrefix(head, []byte("SQLite format 3\x00")) },
+		format: "an SQLite database file",
+	},
+	dburl.MySQL: {
+		dump: func(ctx context.Context, db *sql.DB, u *dburl.URL, tmp *os.File, o *Options) error {
+			return closing(tmp, mysqlBackup(ctx, db, u, tmp, o))
+		},
+		restore: mysqlRestore,
+		clear:   mysqlClear,
+		magic: func(head []byte) bool {
+			return bytes.Contains(head, []byte("-- MySQL dump")) || bytes.Contains(head, []byte("-- MariaDB dump"))
+		},
+		format: "a mysqldump file",
+	},
+	dburl.Postgres: {
+		dump: func(ctx context.Context, _ *sql.DB, u *dburl.URL, tmp *os.File, o *Options) error {
+			return closing(tmp, postgresBackup(ctx, u, tmp, o))
+		},
+		restore: postgresRestore,
+		clear:   postgresClear,
+		magic:   func(head []byte) bool { return bytes.Contains(head, []byte("-- PostgreSQL database dump")) },
+		format:  "a pg_dump plain-SQL file",
+	},
+}
+
+// closing closes f and returns err, or the error of the close.
+func closing(f *os.File, err error) error {
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // run executes a tool with extra environment variables, stdin and stdout,
@@ -272,13 +304,8 @@ func (t *tailBuffer) String() string {
 // start with Options.ExcludePrefix: what a restore drops before it loads
 // a backup. On SQLite it drops the tables and views of the file.
 func Clear(ctx context.Context, db *sql.DB, u *dburl.URL, o *Options) error {
-	switch u.Backend {
-	case dburl.SQLite:
-		return sqliteClear(ctx, db, o.exclude())
-	case dburl.MySQL:
-		return mysqlClear(ctx, db, o.exclude())
-	case dburl.Postgres:
-		return postgresClear(ctx, db, o.exclude())
+	if e, ok := engines[u.Backend]; ok {
+		return e.clear(ctx, db, o.exclude())
 	}
 	return fmt.Errorf("backup: unsupported backend %q", u.Backend)
 }

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"os"
 	"os/exec"
@@ -31,7 +32,6 @@ import (
 
 	"github.com/glance-manage/glance-manage/internal/snapshot"
 	"github.com/glance-manage/glance-manage/internal/testdb"
-	"github.com/glance-manage/glance-manage/migrate"
 )
 
 // crashBinary builds glance-manage with crash points into dir.
@@ -76,7 +76,7 @@ func dbState(ctx context.Context, db *testdb.DB) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return stripTable(s, migrate.LockTable), nil
+	return stripTable(s, glance.Naming.LockTable()), nil
 }
 
 // stripTable removes the "rows <table> (n)" section of a snapshot.

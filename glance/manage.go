@@ -52,7 +52,7 @@ func New(db *sql.DB, dialectName string) (*Manager, error) {
 		return nil, err
 	}
 	return &Manager{DB: db, Dialect: d, Migrator: &migrate.Migrator{
-		DB: db, Dialect: d, Graph: migrations.Graph(), Data: datamigrations.All(),
+		DB: db, Dialect: d, Graph: migrations.Graph(), Data: datamigrations.All(), Naming: Naming,
 	}}, nil
 }
 
@@ -172,7 +172,7 @@ func (m *Manager) placement(ctx context.Context) (Placement, []string, error) {
 	var others []string
 	hasLegacy, hasImages := false, false
 	for _, t := range tables {
-		if migrate.IsBookkeeping(t) { // this tool's own (the lock)
+		if Naming.IsBookkeeping(t) { // this tool's own (the lock)
 			continue
 		}
 		switch t {

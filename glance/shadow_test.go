@@ -67,7 +67,7 @@ func state(t *testing.T, m *glance.Manager) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return stripTable(s, migrate.LockTable)
+	return stripTable(s, glance.Naming.LockTable())
 }
 
 // copyObserver counts the shadow copy's steps.

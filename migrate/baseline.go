@@ -55,7 +55,7 @@ func (m *Migrator) leftovers(ctx context.Context, model *schema.Model) ([]string
 		return nil, false, err
 	}
 	// This tool's own tables (the lock) do not count.
-	tables := slices.DeleteFunc(all, IsBookkeeping)
+	tables := slices.DeleteFunc(all, m.Naming.IsBookkeeping)
 	if len(tables) == 0 {
 		return nil, true, nil
 	}

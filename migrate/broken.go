@@ -92,7 +92,7 @@ func (l *Locker) breakOnce(ctx context.Context, d LockDialect, owner string) (*L
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	res, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE name = %s AND owner = %s",
-		LockTable, d.Placeholder(1), d.Placeholder(2)), l.name(), info.Owner)
+		l.table(), d.Placeholder(1), d.Placeholder(2)), l.name(), info.Owner)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (l *Locker) breakOnce(ctx context.Context, d LockDialect, owner string) (*L
 		}
 		now := d.NowMillis()
 		p := ph(d, 1, 8)
-		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s, %s, %s, %s)", LockTable, lockColumns,
+		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s, %s, %s, %s)", l.table(), lockColumns,
 			strings.Join(p[:7], ", "), p[7], now, now+" + "+d.Placeholder(9))
 		args := []any{tombName(l.name(), info.Owner), info.Owner, truncate(info.Host, 255), truncate(info.HostID, 255),
 			info.PID, info.Started, truncate(info.Command, 255), info.Acquired.UnixMilli(), lease.Milliseconds()}
@@ -130,7 +130,7 @@ func (l *Locker) Broken(ctx context.Context) ([]LockInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	ok, err := d.TableExists(ctx, l.DB, LockTable)
+	ok, err := d.TableExists(ctx, l.DB, l.table())
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (l *Locker) tombstones(ctx context.Context, d LockDialect) ([]LockInfo, err
 	// range of the primary key, whatever the lock's name holds.
 	prefix := tombPrefix(l.name())
 	rows, err := l.DB.QueryContext(ctx, fmt.Sprintf("SELECT owner, host, host_id, pid, pid_start, command, acquired, heartbeat, expires, %s FROM %s WHERE name > %s AND name < %s ORDER BY name",
-		d.NowMillis(), LockTable, d.Placeholder(1), d.Placeholder(2)), prefix, prefix[:len(prefix)-1]+"$")
+		d.NowMillis(), l.table(), d.Placeholder(1), d.Placeholder(2)), prefix, prefix[:len(prefix)-1]+"$")
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func fill(info *LockInfo, acquired, beat, expires, now int64) {
 // deleteTomb removes owner's tombstone.
 func (l *Locker) deleteTomb(ctx context.Context, d LockDialect, q dialect.Querier, owner string) error {
 	_, err := q.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE name = %s AND owner = %s",
-		LockTable, d.Placeholder(1), d.Placeholder(2)), tombName(l.name(), owner), owner)
+		l.table(), d.Placeholder(1), d.Placeholder(2)), tombName(l.name(), owner), owner)
 	return err
 }
 

@@ -102,7 +102,7 @@ func (s *Lease) Check(ctx context.Context, q dialect.Querier) error {
 		held = n == 1
 	} else {
 		err = q.QueryRowContext(ctx, fmt.Sprintf("SELECT 1 FROM %s WHERE name = %s AND owner = %s",
-			LockTable, s.d.Placeholder(1), s.d.Placeholder(2)), s.l.name(), s.owner).Scan(new(int))
+			s.l.table(), s.d.Placeholder(1), s.d.Placeholder(2)), s.l.name(), s.owner).Scan(new(int))
 		held = err == nil
 		if errors.Is(err, sql.ErrNoRows) {
 			err = nil
@@ -110,7 +110,7 @@ func (s *Lease) Check(ctx context.Context, q dialect.Querier) error {
 	}
 	if err != nil {
 		if ctx.Err() == nil {
-			if ok, terr := s.d.TableExists(ctx, q, LockTable); terr == nil && !ok {
+			if ok, terr := s.d.TableExists(ctx, q, s.l.table()); terr == nil && !ok {
 				s.markLost() // the lock table itself is gone
 				return ErrLockLost
 			}
@@ -132,7 +132,7 @@ func (s *Lease) Check(ctx context.Context, q dialect.Querier) error {
 func (s *Lease) renewOn(ctx context.Context, q dialect.Querier) (int64, error) {
 	now := s.d.NowMillis()
 	res, err := q.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET heartbeat = CASE WHEN %s > heartbeat THEN %s ELSE heartbeat + 1 END, expires = %s + %s WHERE name = %s AND owner = %s",
-		LockTable, now, now, now, s.d.Placeholder(1), s.d.Placeholder(2), s.d.Placeholder(3)), s.l.lease().Milliseconds(), s.l.name(), s.owner)
+		s.l.table(), now, now, now, s.d.Placeholder(1), s.d.Placeholder(2), s.d.Placeholder(3)), s.l.lease().Milliseconds(), s.l.name(), s.owner)
 	if err != nil {
 		return 0, err
 	}
@@ -146,12 +146,12 @@ func (s *Lease) markLost() { s.lostOnce.Do(func() { close(s.lost) }) }
 // database are told apart) and "_". The owner (32 hex digits) follows;
 // the longest name, with the "_" of the swap's temporary name, is 62
 // characters (MySQL allows 64).
-func tokenPrefix(lock string) string {
-	h := sha256.Sum256([]byte(lock))
-	return BookkeepingPrefix + "fence_" + hex.EncodeToString(h[:4]) + "_"
+func (l *Locker) tokenPrefix() string {
+	h := sha256.Sum256([]byte(l.name()))
+	return l.Naming.prefix() + "fence_" + hex.EncodeToString(h[:4]) + "_"
 }
 
-func (l *Locker) tokenTable(owner string) string { return tokenPrefix(l.name()) + owner }
+func (l *Locker) tokenTable(owner string) string { return l.tokenPrefix() + owner }
 
 // Token implements TokenFence.
 func (s *Lease) Token() (table, create, drop string) {
@@ -166,7 +166,7 @@ func (s *Lease) Revoke(ctx context.Context, q dialect.Querier) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	mine, prefix := s.l.tokenTable(s.owner), tokenPrefix(s.l.name())
+	mine, prefix := s.l.tokenTable(s.owner), s.l.tokenPrefix()
 	var out []string
 	for _, t := range tables {
 		if strings.HasPrefix(t, prefix) && t != mine {

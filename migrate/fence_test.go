@@ -194,7 +194,7 @@ func TestTokenFence(t *testing.T) {
 		}
 		var out []string
 		for _, x := range ts {
-			if !strings.HasPrefix(x, migrate.BookkeepingPrefix) {
+			if !strings.HasPrefix(x, migrate.Naming{}.BookkeepingPrefix()) {
 				out = append(out, x)
 			}
 		}

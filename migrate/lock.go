@@ -17,22 +17,6 @@ import (
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 )
 
-// LockTable holds the migration lock: one lease row per lock name. Its
-// name starts with BookkeepingPrefix, so schema comparisons and the
-// "is this database empty / ours" checks leave it out. It is kept in the
-// database (and replicated like any table) rather than taken with
-// GET_LOCK or advisory locks, because those are local to one server: on a
-// Galera cluster two runners connected to two nodes would both get
-// GET_LOCK.
-const LockTable = BookkeepingPrefix + "lock"
-
-// BookkeepingPrefix starts the names of the tables this tool keeps for
-// itself (never Glance's, never alembic's).
-const BookkeepingPrefix = "glance_manage_"
-
-// IsBookkeeping reports whether table is one of this tool's own tables.
-func IsBookkeeping(table string) bool { return strings.HasPrefix(table, BookkeepingPrefix) }
-
 // Lock errors; match them with errors.Is.
 var (
 	// ErrLockLost: the lease was broken or taken over while this runner
@@ -76,11 +60,10 @@ type Holder struct {
 
 // String renders the holder for messages: "db sync, pid 42 on host h".
 func (h Holder) String() string {
-	cmd := h.Command
-	if cmd == "" {
-		cmd = "glance-manage"
+	if h.Command == "" {
+		return fmt.Sprintf("pid %d on host %s", h.PID, h.Host)
 	}
-	return fmt.Sprintf("%s, pid %d on host %s", cmd, h.PID, h.Host)
+	return fmt.Sprintf("%s, pid %d on host %s", h.Command, h.PID, h.Host)
 }
 
 // ThisProcess describes the calling process as a lock holder running
@@ -182,11 +165,8 @@ const (
 	DefaultPoll  = time.Second
 )
 
-// DefaultLockName is the name of the lock every glance-manage command
-// that writes takes.
-const DefaultLockName = "glance-manage"
-
-// Locker takes a database-wide migration lock: a lease row in LockTable,
+// Locker takes a database-wide migration lock: a lease row in
+// Naming.LockTable(),
 // written through the database, so it holds across hosts and on Galera.
 // The holder renews the lease (heartbeat) every Lease/3; a runner that
 // finds the lease expired takes it over, unless the holder runs on the
@@ -203,10 +183,11 @@ const DefaultLockName = "glance-manage"
 type Locker struct {
 	DB      *sql.DB
 	Dialect dialect.Dialect // must implement LockDialect
-	Name    string          // lock name (default DefaultLockName)
+	Naming  Naming          // the lock table's name, the default lock name and command
+	Name    string          // lock name (default Naming.LockName())
 	Lease   time.Duration   // lease duration (default DefaultLease)
 	Poll    time.Duration   // retry interval while waiting (default DefaultPoll, at most Lease/2)
-	Holder  Holder          // who is asking (default ThisProcess(""))
+	Holder  Holder          // who is asking (default ThisProcess(Naming.Command()))
 	// Waiting, when set, is called when Acquire finds the lock held: once,
 	// and again whenever the holder changes.
 	Waiting func(LockInfo)
@@ -224,9 +205,12 @@ func (l *Locker) dialect() (LockDialect, error) {
 	return d, nil
 }
 
+// table is the lock table.
+func (l *Locker) table() string { return l.Naming.LockTable() }
+
 func (l *Locker) name() string {
 	if l.Name == "" {
-		return DefaultLockName
+		return l.Naming.LockName()
 	}
 	return l.Name
 }
@@ -266,17 +250,17 @@ func ph(d dialect.Dialect, from, n int) []string {
 // ensureTable creates the lock table unless it exists and reports
 // whether this call created it.
 func (l *Locker) ensureTable(ctx context.Context, d LockDialect) (bool, error) {
-	ok, err := d.TableExists(ctx, l.DB, LockTable)
+	ok, err := d.TableExists(ctx, l.DB, l.table())
 	if err != nil || ok {
 		return false, err
 	}
-	if _, err := l.DB.ExecContext(ctx, d.CreateTableIfMissing(LockTable, lockTableBody())); err != nil {
+	if _, err := l.DB.ExecContext(ctx, d.CreateTableIfMissing(l.table(), lockTableBody())); err != nil {
 		// Two runners creating it at once may collide (PostgreSQL's
 		// catalog); what matters is that it exists now.
-		if ok, err2 := d.TableExists(ctx, l.DB, LockTable); err2 == nil && ok {
+		if ok, err2 := d.TableExists(ctx, l.DB, l.table()); err2 == nil && ok {
 			return false, nil
 		}
-		return false, fmt.Errorf("migrate: create %s: %w", LockTable, err)
+		return false, fmt.Errorf("migrate: create %s: %w", l.table(), err)
 	}
 	return true, nil
 }
@@ -300,7 +284,7 @@ func (l *Locker) tryInsert(ctx context.Context, d LockDialect, owner string) (bo
 	values := strings.Join(p[:7], ", ") + ", " + now + ", " + now + ", " + now + " + " + p[7]
 	args := append([]any{l.name()}, l.holderArgs(owner)...)
 	args = append(args, l.lease().Milliseconds())
-	res, err := l.DB.ExecContext(ctx, d.InsertIfAbsent(LockTable, lockColumns, values), args...)
+	res, err := l.DB.ExecContext(ctx, d.InsertIfAbsent(l.table(), lockColumns, values), args...)
 	if err != nil {
 		return false, err
 	}
@@ -315,7 +299,7 @@ func (l *Locker) takeOver(ctx context.Context, d LockDialect, owner string, old 
 	p := ph(d, 1, 10)
 	q := fmt.Sprintf("UPDATE %s SET owner = %s, host = %s, host_id = %s, pid = %s, pid_start = %s, command = %s, "+
 		"acquired = %s, heartbeat = %s, expires = %s + %s WHERE name = %s AND owner = %s AND heartbeat = %s",
-		LockTable, p[0], p[1], p[2], p[3], p[4], p[5], now, now, now, p[6], p[7], p[8], p[9])
+		l.table(), p[0], p[1], p[2], p[3], p[4], p[5], now, now, now, p[6], p[7], p[8], p[9])
 	args := append(l.holderArgs(owner), l.lease().Milliseconds(), l.name(), old.Owner, oldBeat)
 	res, err := l.DB.ExecContext(ctx, q, args...)
 	if err != nil {
@@ -328,7 +312,7 @@ func (l *Locker) takeOver(ctx context.Context, d LockDialect, owner string, old 
 // read returns the lock's row (nil when free) and its raw heartbeat.
 func (l *Locker) read(ctx context.Context, d LockDialect) (*LockInfo, int64, error) {
 	q := fmt.Sprintf("SELECT owner, host, host_id, pid, pid_start, command, acquired, heartbeat, expires, %s FROM %s WHERE name = %s",
-		d.NowMillis(), LockTable, d.Placeholder(1))
+		d.NowMillis(), l.table(), d.Placeholder(1))
 	var (
 		info                         = LockInfo{Name: l.name()}
 		acquired, beat, expires, now int64
@@ -360,7 +344,7 @@ func (l *Locker) Show(ctx context.Context) (*LockInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	ok, err := d.TableExists(ctx, l.DB, LockTable)
+	ok, err := d.TableExists(ctx, l.DB, l.table())
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -388,6 +372,9 @@ func (l *Locker) Acquire(ctx context.Context, wait time.Duration) (*Lease, error
 	}
 	if l.Holder.PID == 0 {
 		l.Holder = ThisProcess(l.Holder.Command)
+	}
+	if l.Holder.Command == "" {
+		l.Holder.Command = l.Naming.Command()
 	}
 	start := time.Now()
 	created, err := l.ensureTable(ctx, d)
@@ -420,7 +407,7 @@ func (l *Locker) Acquire(ctx context.Context, wait time.Duration) (*Lease, error
 			// A releasing runner may have dropped the table (see
 			// Release); recreate it. Conflicts are retried; anything else
 			// is an error.
-			if exists, err2 := d.TableExists(ctx, l.DB, LockTable); err2 == nil && !exists {
+			if exists, err2 := d.TableExists(ctx, l.DB, l.table()); err2 == nil && !exists {
 				if c, err := l.ensureTable(ctx, d); err != nil {
 					return nil, err
 				} else if c {
@@ -515,7 +502,7 @@ func (s *Lease) heartbeat() {
 		if err != nil {
 			// The table itself gone means the lease is gone too.
 			ctx, cancel := context.WithTimeout(context.Background(), every)
-			exists, terr := s.d.TableExists(ctx, s.l.DB, LockTable)
+			exists, terr := s.d.TableExists(ctx, s.l.DB, s.l.table())
 			cancel()
 			ok, err = exists, terr
 		}
@@ -566,15 +553,15 @@ func (s *Lease) Release(ctx context.Context) error {
 			info, _, err := s.l.read(ctx, s.d)
 			if err == nil && info != nil && info.Owner == s.owner {
 				tables, err := s.d.Tables(ctx, s.l.DB)
-				if err == nil && len(tables) == 1 && tables[0] == LockTable {
-					if _, err := s.l.DB.ExecContext(ctx, "DROP TABLE "+LockTable); err == nil {
+				if err == nil && len(tables) == 1 && tables[0] == s.l.table() {
+					if _, err := s.l.DB.ExecContext(ctx, "DROP TABLE "+s.l.table()); err == nil {
 						return nil
 					}
 				}
 			}
 		}
 		res, err := s.l.DB.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE name = %s AND owner = %s",
-			LockTable, s.d.Placeholder(1), s.d.Placeholder(2)), s.l.name(), s.owner)
+			s.l.table(), s.d.Placeholder(1), s.d.Placeholder(2)), s.l.name(), s.owner)
 		if err != nil {
 			return err
 		}

@@ -87,6 +87,10 @@ type Migrator struct {
 	// a run that lost it stops with an error wrapping ErrLockLost. Steps
 	// report their Event before they confirm the lock.
 	Fence Fence
+	// Naming tells the engine's own tables (the lock's, the fence
+	// tokens) from the migrations' when it looks at what a database
+	// holds; it must be the Naming of the Locker the run holds.
+	Naming Naming
 }
 
 // fence confirms the lock on q (see Migrator.Fence).

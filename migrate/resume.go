@@ -81,7 +81,7 @@ func (m *Migrator) InterruptedBase(ctx context.Context) (bool, error) {
 	found := false
 	for _, t := range tables {
 		switch {
-		case t == VersionTable || IsBookkeeping(t):
+		case t == VersionTable || m.Naming.IsBookkeeping(t):
 		case base[t]:
 			found = true
 		default:

@@ -1,14 +1,18 @@
 package rolling
 
+import "github.com/glance-manage/glance-manage/migrate/dialect"
+
 // ReferenceStatements are upstream's data-migration statements, one
 // table-wide UPDATE per step, as its ocata_migrate01_community_images and
 // train_migrate01_backend_to_store run them: the benchmarks compare our
-// batches with them on the same data.
+// batches with them on the same data. It returns nil for a backend no
+// dialect is registered for.
 func ReferenceStatements(backend string) []string {
-	isTrue, isFalse, deletedFalse, has := "is_public", "NOT is_public", "NOT deleted", `POSITION('"backend":' IN meta_data) > 0`
-	if backend != "postgresql" {
-		isTrue, isFalse, deletedFalse, has = "is_public = 1", "is_public = 0", "deleted = 0", `INSTR(meta_data, '"backend":') > 0`
+	d, err := dialect.For(dialect.Backend(backend))
+	if err != nil {
+		return nil
 	}
+	isTrue, isFalse, deletedFalse, has := d.IsTrue("is_public"), d.IsFalse("is_public"), d.IsFalse("deleted"), d.Contains("meta_data", `'"backend":'`)
 	return []string{
 		"UPDATE images SET visibility='public' WHERE " + isTrue,
 		"UPDATE images SET visibility='private' WHERE " + isFalse,

@@ -710,10 +710,7 @@ func (h *harness) inProcess(rep *Report) Steps {
 
 // inconsistent counts images whose columns disagree before contract.
 func (h *harness) inconsistent(ctx context.Context) (int64, error) {
-	isPub := "is_public = 1"
-	if h.cfg.Backend == "postgresql" {
-		isPub = "is_public"
-	}
+	isPub := h.mgr.Dialect.IsTrue("is_public")
 	var n int64
 	err := h.db.QueryRowContext(ctx, fmt.Sprintf(
 		"SELECT COUNT(*) FROM images WHERE visibility IS NULL OR is_public IS NULL OR (CASE WHEN %s THEN 1 ELSE 0 END) <> (CASE WHEN visibility = 'public' THEN 1 ELSE 0 END)", isPub)).Scan(&n)

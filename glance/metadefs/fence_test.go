@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/glance/metadefs"
 	"github.com/glance-manage/glance-manage/internal/testdb"
 	"github.com/glance-manage/glance-manage/migrate"
@@ -17,7 +18,7 @@ func TestFencedLoadAndUnload(t *testing.T) {
 	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		tdb, d := migrated(t, b, "")
 		ctx := context.Background()
-		l := &migrate.Locker{DB: tdb.SQL, Dialect: d}
+		l := &migrate.Locker{DB: tdb.SQL, Dialect: d, Naming: glance.Naming}
 		lease, err := l.Acquire(ctx, 0)
 		if err != nil {
 			t.Fatal(err)

@@ -212,13 +212,13 @@ func schemaViolations(branch migrate.Branch, before, after string) []string {
 }
 
 func TestPhaseSafetyFromExecutedSQL(t *testing.T) {
-	for _, b := range testdb.All {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		for _, online := range []bool{true, false} {
 			mode := "offline"
 			if online {
 				mode = "online"
 			}
-			t.Run(string(b)+"/"+mode, func(t *testing.T) {
+			t.Run(mode, func(t *testing.T) {
 				db := testdb.New(t, b)
 				m, err := glance.New(db.SQL, string(b))
 				if err != nil {
@@ -277,7 +277,7 @@ func TestPhaseSafetyFromExecutedSQL(t *testing.T) {
 				t.Logf("%d statements of expand and contract revisions checked", checked)
 			})
 		}
-	}
+	})
 }
 
 // TestPhaseClassifierCatchesBreakage proves that the checks above would

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/migrate"
 	"github.com/glance-manage/glance-manage/migrate/dialect"
 	"github.com/glance-manage/glance-manage/migrate/schema"
@@ -226,7 +227,7 @@ func (c *checker) tables() error {
 	c.tableFacts = ts
 	ours := c.revisionTables()
 	for _, t := range ts.List {
-		if migrate.IsBookkeeping(t.Name) {
+		if glance.Naming.IsBookkeeping(t.Name) {
 			continue
 		}
 		if t.Engine != "" && !t.Transactional {
@@ -386,7 +387,7 @@ func (c *checker) sessions() error {
 		// This tool's own tables (the migration lock, whose lease row a
 		// run's transactions renew) are not what the phases change.
 		held := len(s.Tables)
-		s.Tables = slices.DeleteFunc(s.Tables, migrate.IsBookkeeping)
+		s.Tables = slices.DeleteFunc(s.Tables, glance.Naming.IsBookkeeping)
 		if held > 0 && len(s.Tables) == 0 {
 			s.HoldsLocks = false
 		}
@@ -505,7 +506,7 @@ func (c *checker) migrationLock() error {
 	if c.o.Before {
 		return nil // the command waits for the lock, and says so
 	}
-	l := &migrate.Locker{DB: c.m.DB, Dialect: c.m.Dialect}
+	l := &migrate.Locker{DB: c.m.DB, Dialect: c.m.Dialect, Naming: glance.Naming}
 	info, err := l.Show(c.ctx)
 	if err != nil || info == nil {
 		return err

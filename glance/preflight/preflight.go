@@ -321,7 +321,7 @@ func (c *checker) needs() []dialect.Need {
 		}
 	}
 	// The migration lock's table, on the first run.
-	if ok, err := c.m.Dialect.TableExists(c.ctx, c.q, migrate.LockTable); err == nil && !ok {
+	if ok, err := c.m.Dialect.TableExists(c.ctx, c.q, glance.Naming.LockTable()); err == nil && !ok {
 		add(dialect.PrivCreate, "")
 	}
 	return out

@@ -89,13 +89,13 @@ func state(t *testing.T, m *glance.Manager) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok, err := m.Dialect.TableExists(ctx, m.DB, migrate.LockTable)
+	ok, err := m.Dialect.TableExists(ctx, m.DB, glance.Naming.LockTable())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s += fmt.Sprintf("\nlock table exists: %v\n", ok)
 	if ok {
-		rows, err := m.DB.QueryContext(ctx, "SELECT name, owner, acquired FROM "+migrate.LockTable+" ORDER BY name")
+		rows, err := m.DB.QueryContext(ctx, "SELECT name, owner, acquired FROM "+glance.Naming.LockTable()+" ORDER BY name")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ var rolling = preflight.Options{Online: true, TransactionAge: time.Second}
 // TestPreflightNothingFound: a database in each state this tool leaves,
 // on every backend, has no finding; the phases checked are those left.
 func TestPreflightNothingFound(t *testing.T) {
-	for _, b := range testdb.All {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		for _, c := range []struct {
 			rev    string // "" empty
 			phases []string
@@ -198,7 +198,7 @@ func TestPreflightNothingFound(t *testing.T) {
 			{"2024_1_expand01", []string{"migrate", "contract"}},
 			{"heads", []string{}},
 		} {
-			t.Run(string(b)+"/"+c.rev, func(t *testing.T) {
+			t.Run(c.rev, func(t *testing.T) {
 				db := testdb.New(t, b)
 				if c.rev != "" {
 					upgrade(t, db.URL, c.rev)
@@ -213,7 +213,7 @@ func TestPreflightNothingFound(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }
 
 // urlAs returns raw with other credentials.
@@ -295,7 +295,7 @@ func TestPreflightFindings(t *testing.T) {
 		{name: "migration lock held by another run", backends: testdb.All,
 			setup: func(t *testing.T, e env) (*glance.Manager, preflight.Options) {
 				upgrade(t, e.db.URL, "mitaka02")
-				l := &migrate.Locker{DB: e.m.DB, Dialect: e.m.Dialect, Holder: migrate.Holder{Host: "elsewhere", PID: 4242, Command: "db expand"}}
+				l := &migrate.Locker{DB: e.m.DB, Dialect: e.m.Dialect, Naming: glance.Naming, Holder: migrate.Holder{Host: "elsewhere", PID: 4242, Command: "db expand"}}
 				lease, err := l.Acquire(ctx, 0)
 				if err != nil {
 					t.Fatal(err)
@@ -439,12 +439,12 @@ func TestPreflightFindings(t *testing.T) {
 			},
 			wants: []want{{preflight.CheckEncoding, preflight.Warning, []string{"SQL_ASCII, not UTF8"}}}},
 	}
-	for _, b := range testdb.All {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		for _, c := range cases {
 			if !slices.Contains(c.backends, b) {
 				continue
 			}
-			t.Run(string(b)+"/"+c.name, func(t *testing.T) {
+			t.Run(c.name, func(t *testing.T) {
 				db := testdb.New(t, b)
 				e := env{db: db, m: open(t, db.URL)}
 				m, o := c.setup(t, e)
@@ -454,7 +454,7 @@ func TestPreflightFindings(t *testing.T) {
 				expect(t, run(t, m, o), c.wants...)
 			})
 		}
-	}
+	})
 }
 
 func mustTables(t *testing.T, m *glance.Manager) []string {

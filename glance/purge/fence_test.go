@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/glance/purge"
 	"github.com/glance-manage/glance-manage/internal/testdb"
 	"github.com/glance-manage/glance-manage/migrate"
@@ -29,7 +30,7 @@ func TestFencedPurgeStops(t *testing.T) {
 		}
 		exec(t, tdb, d, "INSERT INTO image_properties (id, image_id, name, value, created_at, deleted_at, deleted) VALUES "+strings.Join(vals, ", "), args...)
 		ctx := context.Background()
-		l := &migrate.Locker{DB: tdb.SQL, Dialect: d}
+		l := &migrate.Locker{DB: tdb.SQL, Dialect: d, Naming: glance.Naming}
 		lease, err := l.Acquire(ctx, 0)
 		if err != nil {
 			t.Fatal(err)

@@ -487,9 +487,9 @@ func TestNoYieldDeletesWhatThePurgeDeletes(t *testing.T) {
 		{name: "purge 30 25", age: 30, rows: 25},
 		{name: "purge_images_table 30 -1", images: true, age: 30, rows: -1},
 	}, scenario...)
-	for _, b := range testdb.All {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		for _, batch := range []int{0, 4} {
-			t.Run(fmt.Sprintf("%s/batch %d", b, batch), func(t *testing.T) {
+			t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
 				now := time.Now()
 				seed := func() (*testdb.DB, dialect.Dialect) {
 					tdb, d := headDB(t, b)
@@ -554,5 +554,5 @@ func TestNoYieldDeletesWhatThePurgeDeletes(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }

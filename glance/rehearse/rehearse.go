@@ -321,16 +321,16 @@ func (r *Report) measureCopy(ctx context.Context, u *dburl.URL, srcDB *sql.DB, s
 		}
 		r.Copy.Rows[t] = n
 	}
-	if s.url.Backend == dburl.MySQL {
+	if analyze := serverOf(s.url.Backend).analyzeTable; analyze != "" {
 		// Fresh statistics, so that the sizes of the loaded tables are
 		// known.
 		for _, t := range tables {
-			if _, err := s.db.ExecContext(ctx, "ANALYZE TABLE "+quoteIdent(dburl.MySQL, t)); err != nil {
+			if _, err := s.db.ExecContext(ctx, analyze+quoteIdent(s.url.Backend, t)); err != nil {
 				return err
 			}
 		}
 	}
-	exclude := migrate.BookkeepingPrefix
+	exclude := glance.Naming.BookkeepingPrefix()
 	r.Copy.SourceBytes, _ = size(ctx, srcDB, u.Backend, absPath(u.Path), exclude)
 	r.Copy.ScratchBytes, _ = size(ctx, s.db, s.url.Backend, s.path, exclude)
 	return nil
@@ -579,7 +579,7 @@ func (r *Report) estimate(u *dburl.URL) {
 	}
 	e.Total = Duration(total)
 	what := "tables and indexes take"
-	if u.Backend == dburl.SQLite {
+	if serverOf(u.Backend).file {
 		what = "database file takes"
 	}
 	if r.Copy != nil {

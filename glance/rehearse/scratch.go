@@ -35,10 +35,7 @@ type scratch struct {
 // the server's limit.
 func ScratchName(b dburl.Backend, name string) string {
 	const suffix = "_rehearse"
-	limit := 64 // MySQL's identifiers; PostgreSQL's are 63 bytes
-	if b == dburl.Postgres {
-		limit = 63
-	}
+	limit := serverOf(b).nameLimit
 	if len(name)+len(suffix) > limit {
 		name = name[:limit-len(suffix)]
 	}
@@ -74,7 +71,7 @@ func sameDatabase(a, b *dburl.URL) bool {
 	if a.Backend != b.Backend {
 		return false
 	}
-	if a.Backend == dburl.SQLite {
+	if serverOf(a.Backend).file {
 		pa, pb := absPath(a.Path), absPath(b.Path)
 		if pa == pb {
 			return true
@@ -120,8 +117,7 @@ func prepareScratch(ctx context.Context, src *dburl.URL, srcRaw string, srcDB *s
 			return nil, &ScratchError{Name: u.Redacted(), Err: ErrSameDatabase}
 		}
 	}
-	switch src.Backend {
-	case dburl.SQLite:
+	if serverOf(src.Backend).file {
 		if src.Path == "" {
 			return nil, &ScratchError{Err: ErrScratchURL, Detail: "the source is an in-memory SQLite database, which no other connection can copy"}
 		}
@@ -199,7 +195,7 @@ func prepareScratch(ctx context.Context, src *dburl.URL, srcRaw string, srcDB *s
 // fill copies the source into the scratch database: one consistent
 // backup, as `db backup` makes, restored into it.
 func (s *scratch) fill(ctx context.Context, src *dburl.URL, srcDB *sql.DB, bo *backup.Options) error {
-	if src.Backend == dburl.SQLite {
+	if serverOf(src.Backend).file {
 		if err := backup.Backup(ctx, srcDB, src, s.path, bo); err != nil {
 			return err
 		}
@@ -222,9 +218,9 @@ func (s *scratch) fill(ctx context.Context, src *dburl.URL, srcDB *sql.DB, bo *b
 	if err := backup.Restore(ctx, s.db, s.url, dump, bo); err != nil {
 		return err
 	}
-	if src.Backend == dburl.Postgres {
+	if after := serverOf(src.Backend).afterRestore; after != "" {
 		// Fresh statistics, as the source's tables have.
-		if _, err := s.db.ExecContext(ctx, "ANALYZE"); err != nil {
+		if _, err := s.db.ExecContext(ctx, after); err != nil {
 			return err
 		}
 	}
@@ -276,70 +272,36 @@ func (s *scratch) dropDatabase(ctx context.Context) error {
 	return dropDatabase(ctx, s.admin, s.url.Backend, s.url.Database)
 }
 
-func quoteIdent(b dburl.Backend, name string) string {
-	if b == dburl.MySQL {
-		return "`" + strings.ReplaceAll(name, "`", "``") + "`"
-	}
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
-}
+func quoteIdent(b dburl.Backend, name string) string { return serverOf(b).quote(name) }
+
+func quoteDouble(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+func quoteBacktick(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
 
 func databaseExists(ctx context.Context, db *sql.DB, b dburl.Backend, name string) (bool, error) {
-	q := "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?"
-	if b == dburl.Postgres {
-		q = "SELECT COUNT(*) FROM pg_database WHERE datname = $1"
-	}
 	var n int
-	err := db.QueryRowContext(ctx, q, name).Scan(&n)
+	err := db.QueryRowContext(ctx, serverOf(b).existsQuery, name).Scan(&n)
 	return n > 0, err
 }
 
 // createDatabase makes database name on the server of db with the
 // character set (encoding, collation) of db's database.
 func createDatabase(ctx context.Context, db *sql.DB, b dburl.Backend, name string) error {
-	var stmt string
-	if b == dburl.MySQL {
-		var cs, coll string
-		if err := db.QueryRowContext(ctx, "SELECT default_character_set_name, default_collation_name FROM information_schema.schemata WHERE schema_name = DATABASE()").Scan(&cs, &coll); err != nil {
-			return err
-		}
-		stmt = fmt.Sprintf("CREATE DATABASE %s CHARACTER SET %s COLLATE %s", quoteIdent(b, name), cs, coll)
-	} else {
-		var enc, collate, ctype string
-		if err := db.QueryRowContext(ctx, "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = current_database()").Scan(&enc, &collate, &ctype); err != nil {
-			return err
-		}
-		lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-		stmt = fmt.Sprintf("CREATE DATABASE %s TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s", quoteIdent(b, name), lit(enc), lit(collate), lit(ctype))
+	stmt, err := serverOf(b).createStmt(ctx, db, name)
+	if err != nil {
+		return err
 	}
-	_, err := db.ExecContext(ctx, stmt)
+	_, err = db.ExecContext(ctx, stmt)
 	return err
 }
 
 func dropDatabase(ctx context.Context, db *sql.DB, b dburl.Backend, name string) error {
-	if b == dburl.MySQL {
-		_, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(b, name))
-		return err
-	}
-	// WITH (FORCE) (PostgreSQL 13+) ends sessions still on it.
-	_, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(b, name)+" WITH (FORCE)")
-	if err != nil && strings.Contains(err.Error(), "syntax error") {
-		_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(b, name))
-	}
-	return err
+	return serverOf(b).drop(ctx, db, name)
 }
 
 // tableNames lists the tables and views of db's database.
 func tableNames(ctx context.Context, db *sql.DB, b dburl.Backend) ([]string, error) {
-	var q string
-	switch b {
-	case dburl.SQLite:
-		q = "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name"
-	case dburl.MySQL:
-		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name"
-	default:
-		q = "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY c.relname"
-	}
-	rows, err := db.QueryContext(ctx, q)
+	rows, err := db.QueryContext(ctx, serverOf(b).tablesQuery)
 	if err != nil {
 		return nil, err
 	}
@@ -355,30 +317,17 @@ func tableNames(ctx context.Context, db *sql.DB, b dburl.Backend) ([]string, err
 	return out, rows.Err()
 }
 
-// size is the space db's tables and indexes take ("" for SQLite: the
-// size of path), leaving out those starting with exclude.
+// size is the space db's tables and indexes take (for a file database:
+// the size of path), leaving out those starting with exclude.
 func size(ctx context.Context, db *sql.DB, b dburl.Backend, path, exclude string) (int64, error) {
-	var n sql.NullInt64
-	var err error
-	switch b {
-	case dburl.SQLite:
+	if serverOf(b).file {
 		fi, err := os.Stat(path)
 		if err != nil {
 			return 0, err
 		}
 		return fi.Size(), nil
-	case dburl.MySQL:
-		// The tables' files as allocated (with PROCESS): what a copy or
-		// rebuild reads, free pages included. Else the statistics, which
-		// lag behind on tables just written.
-		if files, ferr := mysqlFileSizes(ctx, db, exclude); ferr == nil && files > 0 {
-			return files, nil
-		}
-		err = db.QueryRowContext(ctx, "SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' AND table_name NOT LIKE ?", exclude+"%").Scan(&n)
-	default:
-		err = db.QueryRowContext(ctx, "SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = current_schema() AND c.relkind = 'r' AND c.relname NOT LIKE $1", exclude+"%").Scan(&n)
 	}
-	return n.Int64, err
+	return serverOf(b).size(ctx, db, exclude)
 }
 
 // mysqlFileSizes sums the allocated sizes of the files of the database's

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/glance-manage/glance-manage/backup"
-	"github.com/glance-manage/glance-manage/migrate"
+	"github.com/glance-manage/glance-manage/glance"
 )
 
 const backupMethods = "SQLite: VACUUM INTO; MySQL/MariaDB: mysqldump --single-transaction; PostgreSQL: pg_dump"
@@ -70,7 +70,7 @@ func (a *app) restoreCommand() (cmd, legacy *cobra.Command) {
 // backupOptions leaves this tool's own tables (the migration lock) out of
 // backups and alone in restores.
 func backupOptions() *backup.Options {
-	return &backup.Options{ExcludePrefix: migrate.BookkeepingPrefix}
+	return &backup.Options{ExcludePrefix: glance.Naming.BookkeepingPrefix()}
 }
 
 // withSession opens the database and runs fn without taking the

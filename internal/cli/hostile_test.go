@@ -14,10 +14,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/internal/cli"
 	"github.com/glance-manage/glance-manage/internal/snapshot"
 	"github.com/glance-manage/glance-manage/internal/testdb"
-	"github.com/glance-manage/glance-manage/migrate"
 )
 
 // hostileRun runs the CLI with OS_DATABASE__CONNECTION=url (unless url is
@@ -70,7 +70,7 @@ func state(t *testing.T, db *testdb.DB) string {
 	skip := false
 	for _, line := range strings.SplitAfter(s, "\n") {
 		if strings.HasPrefix(line, "rows ") {
-			skip = strings.HasPrefix(line, "rows "+migrate.LockTable+" ")
+			skip = strings.HasPrefix(line, "rows "+glance.Naming.LockTable()+" ")
 		}
 		if !skip {
 			b.WriteString(line)
@@ -291,12 +291,12 @@ func TestHostileInput(t *testing.T) {
 		}, "db", "contract"), want: "ERROR"},
 	}
 	bin := reachableTool(t)
-	for _, b := range testdb.All {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		for _, c := range cases {
 			if !c.all && b != testdb.SQLite {
 				continue
 			}
-			t.Run(string(b)+"/"+c.name, func(t *testing.T) {
+			t.Run(c.name, func(t *testing.T) {
 				db := testdb.New(t, b)
 				a, url, secrets := c.setup(t, db)
 				switch url {
@@ -334,7 +334,7 @@ func TestHostileInput(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 }
 
 // readOnlyDir makes the directory of the SQLite database path read-only

@@ -38,7 +38,7 @@ var readOnlyActions = map[string]bool{"version": true, "check": true, "export_me
 func lockHolderJSON(s *session) *lockHolderOut {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	l := &migrate.Locker{DB: s.mgr.DB, Dialect: s.mgr.Dialect}
+	l := &migrate.Locker{DB: s.mgr.DB, Dialect: s.mgr.Dialect, Naming: glance.Naming}
 	info, err := l.Show(ctx)
 	if err != nil || info == nil {
 		return nil
@@ -131,7 +131,7 @@ func (a *app) locker(s *session, command string) (*migrate.Locker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &migrate.Locker{DB: s.mgr.DB, Dialect: s.mgr.Dialect, Lease: lease,
+	return &migrate.Locker{DB: s.mgr.DB, Dialect: s.mgr.Dialect, Naming: glance.Naming, Lease: lease,
 		Holder: migrate.ThisProcess(command)}, nil
 }
 
@@ -147,7 +147,7 @@ func (a *app) refuseForeign(ctx context.Context, s *session) error {
 	var others []string
 	for _, t := range tables {
 		switch {
-		case migrate.IsBookkeeping(t), t == migrate.VersionTable, t == "migrate_version", t == "images":
+		case glance.Naming.IsBookkeeping(t), t == migrate.VersionTable, t == "migrate_version", t == "images":
 			return nil
 		default:
 			others = append(others, t)

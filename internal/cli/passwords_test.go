@@ -132,7 +132,7 @@ func TestNoPieceOfThePasswordShows(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						l := &migrate.Locker{DB: db.SQL, Dialect: m.Dialect, Holder: migrate.Holder{Host: "ctl-7", PID: 4242, Command: "db expand"}}
+						l := &migrate.Locker{DB: db.SQL, Dialect: m.Dialect, Naming: glance.Naming, Holder: migrate.Holder{Host: "ctl-7", PID: 4242, Command: "db expand"}}
 						lease, err := l.Acquire(ctx, 0)
 						if err != nil {
 							t.Fatal(err)

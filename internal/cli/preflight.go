@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/glance/preflight"
 	"github.com/glance-manage/glance-manage/migrate"
 )
@@ -148,7 +149,7 @@ func (a *app) preflightBefore(ctx context.Context, cmd *cobra.Command, s *sessio
 		return false, nil
 	}
 	if !locked && r.Has(preflight.CheckBlockingSession, preflight.CheckLongTransaction, preflight.CheckIdleInTransaction) {
-		l := &migrate.Locker{DB: s.mgr.DB, Dialect: s.mgr.Dialect}
+		l := &migrate.Locker{DB: s.mgr.DB, Dialect: s.mgr.Dialect, Naming: glance.Naming}
 		if info, err := l.Show(ctx); err == nil && info != nil && !info.Stale() {
 			return true, nil
 		}

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glance-manage/glance-manage/glance"
 	"github.com/glance-manage/glance-manage/glance/preflight"
 	"github.com/glance-manage/glance-manage/internal/testdb"
-	"github.com/glance-manage/glance-manage/migrate"
 )
 
 // preflightJSON is the shape of `db preflight --format json`.
@@ -40,11 +40,11 @@ func lockTableState(t *testing.T, db *testdb.DB) string {
 	var q string
 	switch db.Backend {
 	case testdb.SQLite:
-		q = "SELECT COUNT(*) FROM sqlite_master WHERE name = '" + migrate.LockTable + "'"
+		q = "SELECT COUNT(*) FROM sqlite_master WHERE name = '" + glance.Naming.LockTable() + "'"
 	case testdb.MySQL:
-		q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '" + migrate.LockTable + "'"
+		q = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '" + glance.Naming.LockTable() + "'"
 	default:
-		q = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = '" + migrate.LockTable + "'"
+		q = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = '" + glance.Naming.LockTable() + "'"
 	}
 	var n int
 	if err := db.SQL.QueryRow(q).Scan(&n); err != nil {
@@ -54,7 +54,7 @@ func lockTableState(t *testing.T, db *testdb.DB) string {
 		return "no lock table"
 	}
 	var rows int
-	if err := db.SQL.QueryRow("SELECT COUNT(*) FROM " + migrate.LockTable).Scan(&rows); err != nil {
+	if err := db.SQL.QueryRow("SELECT COUNT(*) FROM " + glance.Naming.LockTable()).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("lock table with %d row(s)", rows)

@@ -69,7 +69,7 @@ func (a *app) rehearse(ctx context.Context, s *session, scratch, format string) 
 		Scratch:     scratch,
 		SourceRaw:   raw,
 		OpenOptions: opts,
-		Backup:      &backup.Options{ExcludePrefix: migrate.BookkeepingPrefix},
+		Backup:      &backup.Options{ExcludePrefix: glance.Naming.BookkeepingPrefix()},
 		Upgrade:     migrate.Options{InPlaceRebuild: a.inPlace, LockWait: lockWait},
 		Notify:      func(line string) { a.logf("%s", line) },
 	})

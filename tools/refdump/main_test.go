@@ -17,7 +17,7 @@ var goldenDir = filepath.Join("..", "..", "testdata", "schema")
 // reference dumps Generate writes, for every backend (other files there are
 // not refdump's business).
 func TestGoldenSetComplete(t *testing.T) {
-	for _, b := range testdb.All {
+	testdb.ForEach(t, func(t *testing.T, b testdb.Backend) {
 		want := Files(b)
 		all, err := filepath.Glob(filepath.Join(goldenDir, string(b), "*.txt"))
 		if err != nil {
@@ -39,7 +39,7 @@ func TestGoldenSetComplete(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("%s: golden files\n  %v\nwant\n  %v", b, got, want)
 		}
-	}
+	})
 }
 
 // TestGoldensMatchReference regenerates the goldens with the reference tool

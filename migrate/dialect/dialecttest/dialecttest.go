@@ -10,6 +10,16 @@
 // backend enforces foreign keys per connection); and, where the dialect implements
 // dialect.Online, a statement that waits for a row another transaction
 // holds fails within SessionSQL's bound with an error Retryable accepts.
+// The lock's statements (migrate.LockDialect) take a lease once, refuse a
+// second holder and take over an expired lease only; migrate.Locker on
+// the dialect refuses a second holder while the first renews; two
+// transactions locking rows in opposite order (SQLite: two writers) fail
+// with an error Transient (and Retryable) accept; and whatever size
+// capability the dialect has (Sizer, Pages, TableInspector) reports
+// plausible values for a table of known rows; where the dialect
+// implements dialect.Shadow, a shadow copy with a writer during it swaps
+// in with the same rows; and a script of rendered operations runs in the
+// backend's command-line client.
 package dialecttest
 
 import (
@@ -25,12 +35,20 @@ import (
 )
 
 // Run runs the suite as subtests of t. db is an empty database of d's
-// backend that the suite may change at will.
-func Run(t *testing.T, d dialect.Dialect, db *sql.DB) {
+// backend that the suite may change at will, and url its SQLAlchemy-style
+// URL, which the backend's command-line client is given to execute a
+// script ("" skips that check).
+func Run(t *testing.T, d dialect.Dialect, db *sql.DB, url string) {
 	t.Run("registered", func(t *testing.T) { registered(t, d) })
 	t.Run("ddl round trip", func(t *testing.T) { roundTrip(t, d, db) })
 	t.Run("retryable lock wait", func(t *testing.T) { lockWait(t, d, db) })
 	t.Run("foreign key violation", func(t *testing.T) { foreignKey(t, d, db) })
+	t.Run("lock primitives", func(t *testing.T) { lockPrimitives(t, d, db) })
+	t.Run("locker", func(t *testing.T) { locker(t, d, db) })
+	t.Run("deadlock retryable", func(t *testing.T) { deadlock(t, d, db) })
+	t.Run("sizes", func(t *testing.T) { sizes(t, d, db) })
+	t.Run("shadow copy", func(t *testing.T) { shadowCopy(t, d, db) })
+	t.Run("offline script", func(t *testing.T) { offlineScript(t, d, db, url) })
 }
 
 func registered(t *testing.T, d dialect.Dialect) {

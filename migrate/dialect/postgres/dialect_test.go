@@ -13,5 +13,5 @@ import (
 // (from testdb's environment variable; required under CI=true).
 func TestConformance(t *testing.T) {
 	db := testdb.New(t, dialect.PostgreSQL)
-	dialecttest.Run(t, postgres.Dialect{}, db.SQL)
+	dialecttest.Run(t, postgres.Dialect{}, db.SQL, db.URL)
 }
