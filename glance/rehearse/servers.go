@@ -3,8 +3,11 @@ package rehearse
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/glance-manage/glance-manage/dburl"
 )
@@ -89,7 +92,8 @@ var servers = map[dburl.Backend]server{
 		drop: func(ctx context.Context, db *sql.DB, name string) error {
 			// WITH (FORCE) (PostgreSQL 13+) ends sessions still on it.
 			_, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteDouble(name)+" WITH (FORCE)")
-			if err != nil && strings.Contains(err.Error(), "syntax error") {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "42601" { // syntax_error: before PostgreSQL 13
 				_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteDouble(name))
 			}
 			return err

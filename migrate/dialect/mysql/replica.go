@@ -54,8 +54,10 @@ func (Dialect) Lag(ctx context.Context, q dialect.Querier) (time.Duration, bool,
 // not know its replicas' lag.
 func (Dialect) Standbys(context.Context, dialect.Querier) ([]dialect.Standby, error) { return nil, nil }
 
+// syntaxError: the server does not know the statement (an older MySQL or
+// MariaDB without SHOW REPLICA STATUS).
 func syntaxError(err error) bool {
-	return strings.Contains(err.Error(), "Error 1064") // ER_PARSE_ERROR
+	return number(err) == 1064 // ER_PARSE_ERROR
 }
 
 // replicaStatus returns the row of stmt by column name, or nil when
