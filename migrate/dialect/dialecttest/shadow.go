@@ -22,10 +22,7 @@ import (
 // old table is dropped: the table then has the changed column and the
 // same rows, and nothing of the copy is left.
 func shadowCopy(t *testing.T, d dialect.Dialect, db *sql.DB) {
-	sh, ok := d.(dialect.Shadow)
-	if !ok {
-		t.Skipf("%s does not implement dialect.Shadow", d.Name())
-	}
+	sh := d.(dialect.Shadow) // Run checks that it is one
 	ctx := context.Background()
 	tbl := &schema.Table{
 		Name: "dialecttest_shadow",
@@ -138,9 +135,6 @@ func exec1(t *testing.T, db *sql.DB, q string, args ...any) {
 // postgresql://... (psql), mysql[+driver]://user[:password]@host[:port]/db
 // (mysql).
 func offlineScript(t *testing.T, d dialect.Dialect, db *sql.DB, url string) {
-	if url == "" {
-		t.Skip("no client URL for this backend")
-	}
 	ctx := context.Background()
 	tbl := &schema.Table{
 		Name: "dialecttest_script",
