@@ -1,30 +1,17 @@
 package interop
 
 import (
-	"bytes"
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/glance-manage/glance-manage/internal/cli"
+	"github.com/glance-manage/glance-manage/internal/clitest"
 	"github.com/glance-manage/glance-manage/internal/testdb"
 )
 
 // ours runs this glance-manage (in process) against url.
 func ours(t *testing.T, url string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	home := t.TempDir()
-	code = cli.Run(context.Background(), args, cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
-		switch k {
-		case "OS_DATABASE__CONNECTION":
-			return url
-		case "HOME":
-			return home
-		}
-		return ""
-	}})
-	return out.String(), errb.String(), code
+	return clitest.Run(t, url, args...)
 }
 
 // TestLivingBesideAnOlderRelease: the reference is an older release (Zed,

@@ -1,15 +1,14 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"flag"
-	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/glance-manage/glance-manage/internal/cli"
+	"github.com/glance-manage/glance-manage/internal/clitest"
+	"github.com/glance-manage/glance-manage/internal/glancetest"
 	"github.com/glance-manage/glance-manage/internal/schemadump"
 	"github.com/glance-manage/glance-manage/internal/snapshot"
 	"github.com/glance-manage/glance-manage/internal/testdb"
@@ -21,18 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // else from the environment.
 func runCLI(t *testing.T, url string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	home := t.TempDir()
-	code = cli.Run(context.Background(), args, cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
-		switch k {
-		case "OS_DATABASE__CONNECTION":
-			return url
-		case "HOME":
-			return home
-		}
-		return ""
-	}})
-	return out.String(), errb.String(), code
+	return clitest.Run(t, url, args...)
 }
 
 // mustCLI is runCLI that fails the test unless the exit code is 0.
